@@ -1,0 +1,3 @@
+"""The reading coordinator: keeps the cities of a simultaneous public reading in step."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,71 @@
+"""Structured logging: one ``key=value`` line per request and per websocket connection.
+
+Only the path is logged, never the query string or headers, so a token pasted into a URL by
+mistake does not end up in a log file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("coordinator")
+
+
+def configure(level: str = "INFO") -> None:
+    """Send the project's log lines to stderr, one line each."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("coordinator")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def kv(**fields: Any) -> str:
+    """Format fields as ``key=value`` pairs; values with spaces are quoted."""
+    parts = []
+    for key, value in fields.items():
+        text = str(value)
+        if not text or any(ch in text for ch in ' "='):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+class AccessLog:
+    """ASGI middleware logging each HTTP request when it ends (websockets log themselves)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            client = scope.get("client")
+            log.info(
+                kv(
+                    event="http",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    client=client[0] if client else "-",
+                )
+            )

@@ -1,0 +1,91 @@
+"""The JSON shapes of the schedule that clients read (``/api/cities``, snapshots, pages).
+
+Pure functions of the config: no I/O. Field names here are a contract (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from coordinator import schedule
+from coordinator.config import City, Config, Event
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "title": dict(event.title),
+        "date": event.date.isoformat(),
+        "description": dict(event.description),
+        "public_url": event.public_url,
+    }
+
+
+def city_json(city: City, other_zone: str | None = None) -> dict[str, Any]:
+    """A city's schedule fields: its own local time, UTC, and optionally another zone's view."""
+    start = schedule.view(city.start_utc, city.timezone)
+    end = schedule.view(city.end_utc, city.timezone)
+    data: dict[str, Any] = {
+        "id": city.id,
+        "name": dict(city.name),
+        "timezone": city.timezone,
+        "start_local": schedule.iso_local(start.local),
+        "end_local": schedule.iso_local(end.local),
+        "utc_offset": start.utc_offset,
+        "abbreviation": start.abbreviation,
+        "start_utc": schedule.iso_utc(city.start_utc),
+        "end_utc": schedule.iso_utc(city.end_utc),
+        "duration_minutes": city.duration_minutes,
+        "confirmed": city.confirmed,
+        "venue": city.venue,
+        "address": city.address,
+        "access": city.access,
+        "geo": list(city.geo) if city.geo else None,
+        "readers": list(city.readers),
+        "language": city.language,
+        "surtitles": (
+            {"languages": list(city.surtitles.languages)} if city.surtitles is not None else None
+        ),
+    }
+    if other_zone is not None:
+        data["in_zone"] = instant_pair_json(city.start_utc, city.end_utc, other_zone)
+    return data
+
+
+def instant_pair_json(start_utc: datetime, end_utc: datetime, zone: str) -> dict[str, str]:
+    start = schedule.view(start_utc, zone)
+    end = schedule.view(end_utc, zone)
+    return {
+        "zone": zone,
+        "start_local": schedule.iso_local(start.local),
+        "end_local": schedule.iso_local(end.local),
+        "utc_offset": start.utc_offset,
+        "abbreviation": start.abbreviation,
+    }
+
+
+def cities_json(config: Config, other_zone: str | None = None) -> dict[str, Any]:
+    """The body of ``GET /api/cities``."""
+    return {
+        "event": event_json(config.event),
+        "cities": [city_json(c, other_zone) for c in config.cities],
+    }
+
+
+def schedule_table(config: Config, reference_zone: str) -> list[tuple[str, str, str, str]]:
+    """Rows for ``coordinator check-config``: city, local start with offset, UTC, reference time."""
+    rows = []
+    for city in config.cities:
+        local = schedule.view(city.start_utc, city.timezone)
+        ref = schedule.view(city.start_utc, reference_zone)
+        rows.append(
+            (
+                city.id,
+                f"{local.local:%Y-%m-%d %H:%M} {local.utc_offset} {local.abbreviation}"
+                f" ({city.timezone})",
+                schedule.iso_utc(city.start_utc),
+                f"{ref.local:%Y-%m-%d %H:%M} {ref.abbreviation}",
+            )
+        )
+    return rows

@@ -1,0 +1,121 @@
+"""Shared fixtures: a real server on a free port, a websocket client factory, a Chromium page."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import CHROMIUM, SHIPPED_CONFIG, ServerProcess, WsClient, skip_or_fail
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    """A private copy of the shipped config (tests may edit it)."""
+    target = tmp_path / "config" / "cities.yaml"
+    target.parent.mkdir(parents=True)
+    shutil.copy(SHIPPED_CONFIG, target)
+    scripts = SHIPPED_CONFIG.parent / "scripts"
+    if scripts.is_dir():
+        shutil.copytree(scripts, target.parent / "scripts")
+    return target
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, config_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers; every one is killed at the end of the test."""
+    started: list[ServerProcess] = []
+
+    def start(
+        *extra_args: str,
+        config: Path | None = None,
+        data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> ServerProcess:
+        server = ServerProcess(
+            config or config_path,
+            data_dir or tmp_path / "data",
+            extra_args=extra_args,
+            env=env,
+        )
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """One real server on the shipped config."""
+    return server_factory()
+
+
+@pytest.fixture
+def ws_client() -> Iterator[Callable[..., WsClient]]:
+    """Open websocket clients; all are closed at the end of the test."""
+    clients: list[WsClient] = []
+
+    def open_client(url: str, **kwargs: Any) -> WsClient:
+        client = WsClient(url, **kwargs)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()  # closing an already closed connection is a no-op
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (Playwright's own download is not used)."""
+    if not CHROMIUM.exists():
+        skip_or_fail(f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; fails the test on any console error or request leaving localhost."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    foreign: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def check_request(request: Any) -> None:
+        url: str = request.url
+        if not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+            foreign.append(url)
+
+    page.on("request", check_request)
+    page.console_errors = errors
+    yield page
+    context.close()
+    assert not foreign, f"requests left localhost: {foreign}"
+    assert not errors, f"console errors: {errors}"
