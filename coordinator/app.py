@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import html
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from coordinator import auth, cues, protocol, schedule, views
 from coordinator import config as config_mod
-from coordinator import schedule, views
 from coordinator.logs import AccessLog
+from coordinator.protocol import ProtocolError, StatusCommand
+from coordinator.realtime import PUBLIC, Hub
+from coordinator.rules import Role
+from coordinator.state.base import Store
+from coordinator.state.sqlite import SqliteStore
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -44,14 +52,105 @@ def load_config(settings: Settings) -> config_mod.Config:
     return cfg
 
 
-def create_app(settings: Settings) -> Starlette:
-    """Build the ASGI app. Raises :class:`config.ConfigError` on a bad config file."""
+HTTP_STATUS_OF_ERROR = {
+    "invalid": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+
+
+def load_scripts(cfg: config_mod.Config) -> dict[str, cues.Script]:
+    """Every city's cue script named in the config. Raises ``cues.ScriptError``."""
+    scripts = {}
+    for city in cfg.cities:
+        if city.surtitles is not None and city.surtitles.script is not None:
+            scripts[city.id] = cues.load_script(city.surtitles.script)
+    return scripts
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    """Build the ASGI app. Raises ``config.ConfigError`` or ``cues.ScriptError`` on bad files.
+
+    ``store`` defaults to the embedded SQLite store in ``settings.data_dir``.
+    """
     cfg = load_config(settings)
+    scripts = load_scripts(cfg)
     index_template = (settings.web_dir / "index.html").read_text(encoding="utf-8")
+    store = store or SqliteStore(cfg, settings.data_dir)
+    for city_id, script in scripts.items():
+        store.set_script(city_id, script)
+    tokens = auth.TokenBook(auth.secrets_path_from_env(settings.secrets_path))
+    hub = Hub(store, tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        await store.open()
+        try:
+            yield
+        finally:
+            await store.close()
+
+    def bearer(request: Request) -> auth.TokenRecord | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return tokens.lookup(token.strip())
+
+    def error_response(code: str, message: str, command_id: str | None = None) -> Response:
+        return JSONResponse(
+            {"type": "error", "id": command_id, "code": code, "message": message},
+            status_code=HTTP_STATUS_OF_ERROR.get(code, 400),
+        )
+
+    async def post_status(request: Request) -> Response:
+        record = bearer(request)
+        if record is None:
+            return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        body = await request.body()
+        try:
+            raw = protocol.decode_json(body)
+            if not isinstance(raw, dict):
+                raise ProtocolError("the body must be a JSON object")
+            if "city" in raw and raw["city"] != request.path_params["city"]:
+                raise ProtocolError("status.city: does not match the city in the path")
+            message = protocol.parse_client_object(
+                {**raw, "type": "status", "city": request.path_params["city"]}
+            )
+        except ProtocolError as exc:
+            return error_response(exc.code, exc.message, exc.id)
+        assert isinstance(message, StatusCommand)
+        reply = await hub.execute(message, record)
+        if reply["type"] == "error":
+            return error_response(reply["code"], reply["message"], reply["id"])
+        return JSONResponse(reply)
+
+    async def api_state(request: Request) -> Response:
+        snap = await store.snapshot()
+        return JSONResponse(hub.snapshot_message(snap, PUBLIC))
+
+    async def api_log(request: Request) -> Response:
+        record = bearer(request)
+        if record is None:
+            return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        if record.role is not Role.ADMIN:
+            return error_response("forbidden", "the audit log is for admins")
+        entries = await store.audit(request.query_params.get("city"))
+        if request.url.path.endswith(".csv"):
+            return PlainTextResponse(
+                audit_csv([e.as_dict() for e in entries]),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
+            )
+        return JSONResponse({"entries": [e.as_dict() for e in entries]})
+
+    async def page(request: Request) -> Response:
+        name = request.scope["route"].name
+        return HTMLResponse((settings.web_dir / f"{name}.html").read_text(encoding="utf-8"))
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -71,14 +170,38 @@ def create_app(settings: Settings) -> Starlette:
 
     routes = [
         Route("/", index),
+        Route("/coordinator", page, name="coordinator"),
         Route("/healthz", healthz),
         Route("/api/cities", api_cities),
+        Route("/api/state", api_state),
+        Route("/api/cities/{city}/status", post_status, methods=["POST"]),
+        Route("/api/log", api_log),
+        Route("/api/log.csv", api_log),
+        WebSocketRoute("/ws", hub.endpoint),
         Mount("/static", StaticFiles(directory=settings.web_dir), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])
     app.state.config = cfg
     app.state.settings = settings
+    app.state.store = store
+    app.state.hub = hub
     return app
+
+
+def audit_csv(rows: list[dict[str, Any]]) -> str:
+    """The audit log as CSV; cells that a spreadsheet would run as formulas are quoted."""
+    out = io.StringIO()
+    fields = ["seq", "at", "role", "actor", "city", "kind", "from", "to", "note", "command_id"]
+    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
+                for k, v in row.items()
+            }
+        )
+    return out.getvalue()
 
 
 def render_schedule(cfg: config_mod.Config) -> str:

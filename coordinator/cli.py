@@ -8,8 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from coordinator import auth, views
 from coordinator import config as config_mod
-from coordinator import views
+from coordinator.rules import Role
 
 DEFAULT_CONFIG = Path("config/cities.yaml")
 DEFAULT_PORT = 8000
@@ -56,8 +57,30 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="move the whole event to start a few minutes from now (times keep their gaps)",
     )
+    serve.add_argument(
+        "--secrets",
+        type=Path,
+        default=None,
+        help="token hashes file (default: $COORDINATOR_SECRETS, else config/secrets.yaml)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=cmd_serve)
+
+    token = sub.add_parser("token", help="create, list and revoke access tokens")
+    token_sub = token.add_subparsers(title="token commands", metavar="ACTION")
+    add = token_sub.add_parser("add", help="create a token; it is printed once, on the last line")
+    add.add_argument("--role", required=True, choices=[r.value for r in auth.STAFF_ROLES])
+    add.add_argument("--city", help="the city a coordinator or operator token is bound to")
+    add.add_argument("--label", default="", help="who holds it, for `token list`")
+    add.add_argument("--config", type=Path, default=None, help="check --city against this config")
+    add.set_defaults(handler=cmd_token_add)
+    listing = token_sub.add_parser("list", help="list tokens (ids and roles, never the tokens)")
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=cmd_token_revoke)
+    for action in (add, listing, revoke):
+        action.add_argument("--secrets", type=Path, default=None, help="token hashes file")
 
     check = sub.add_parser("check-config", help="validate a config file and print the schedule")
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
@@ -92,16 +115,27 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from coordinator import logs
+    from coordinator import cues, logs
     from coordinator.app import Settings, create_app
+    from coordinator.state import sqlite
+    from coordinator.state.base import StoreError
 
     logs.configure(args.log_level.upper())
-    settings = Settings(config_path=args.config, data_dir=args.data_dir, demo=args.demo)
+    settings = Settings(
+        config_path=args.config,
+        data_dir=args.data_dir,
+        demo=args.demo,
+        secrets_path=args.secrets,
+    )
     try:
+        sqlite.verify(args.data_dir)
         app = create_app(settings)
-    except config_mod.ConfigError as exc:
+    except (config_mod.ConfigError, cues.ScriptError) as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except (StoreError, auth.SecretsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     uvicorn.run(
         app,
@@ -116,4 +150,55 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=10.0,
         timeout_graceful_shutdown=10,
     )
+    return 0
+
+
+def cmd_token_add(args: argparse.Namespace) -> int:
+    path = auth.secrets_path_from_env(args.secrets)
+    role = Role(args.role)
+    if args.config is not None and args.city:
+        try:
+            cfg = config_mod.load(args.config)
+        except config_mod.ConfigError as exc:
+            print(f"error: {exc.problems[0]}", file=sys.stderr)
+            return 1
+        if cfg.city(args.city) is None:
+            print(f"error: no city {args.city!r} in {args.config}", file=sys.stderr)
+            return 1
+    try:
+        token, record = auth.add_token(path, role, args.city, args.label)
+    except (ValueError, auth.SecretsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    where = f" for {record.city}" if record.city else ""
+    print(f"created {record.role} token {record.id}{where} in {path}; it is shown only once:")
+    print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    path = auth.secrets_path_from_env(args.secrets)
+    try:
+        records = auth.read_records(path)
+    except auth.SecretsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for r in records:
+        print(f"{r.id}  {r.role.value:<11}  {r.city or '-':<10}  {r.created}  {r.label}".rstrip())
+    if not records:
+        print(f"no tokens in {path}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    path = auth.secrets_path_from_env(args.secrets)
+    try:
+        removed = auth.revoke_token(path, args.token_id)
+    except auth.SecretsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not removed:
+        print(f"error: no token {args.token_id!r} in {path}", file=sys.stderr)
+        return 1
+    print(f"revoked {args.token_id}")
     return 0

@@ -5,11 +5,13 @@ Pure functions of the config: no I/O. Field names here are a contract (docs/prot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from coordinator import schedule
 from coordinator.config import City, Config, Event
+from coordinator.rules import CityStatus
 
 
 def event_json(event: Event) -> dict[str, Any]:
@@ -89,3 +91,41 @@ def schedule_table(config: Config, reference_zone: str) -> list[tuple[str, str, 
             )
         )
     return rows
+
+
+def status_fields(status: CityStatus) -> dict[str, Any]:
+    """A city's live status as clients see it (in snapshots and status events)."""
+    return {
+        "state": status.state.value,
+        "note": status.note,
+        "delay_minutes": status.delay_minutes,
+        "expected_start_utc": (
+            schedule.iso_utc(status.expected_start_utc) if status.expected_start_utc else None
+        ),
+        "updated_at": schedule.iso_utc(status.updated_at) if status.updated_at else None,
+    }
+
+
+def snapshot_message(
+    config: Config,
+    *,
+    epoch: str,
+    seq: int,
+    statuses: Mapping[str, CityStatus],
+    online: Mapping[str, bool],
+    cue_views: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """The ``snapshot`` message: every city's schedule and live status, every cue channel."""
+    cities = []
+    for city in config.cities:
+        item = city_json(city)
+        item.update(status_fields(statuses.get(city.id, CityStatus())))
+        item["online"] = bool(online.get(city.id, False))
+        cities.append(item)
+    return {
+        "type": "snapshot",
+        "epoch": epoch,
+        "seq": seq,
+        "cities": cities,
+        "cues": {city: dict(view) for city, view in cue_views.items()},
+    }

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from coordinator.auth import TokenRecord, add_token
+from coordinator.rules import Role
 from tests.harness import CHROMIUM, SHIPPED_CONFIG, ServerProcess, WsClient, skip_or_fail
 
 
@@ -25,7 +28,46 @@ def config_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path, config_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def secrets_path(tmp_path: Path) -> Path:
+    """The token hashes file the test servers read."""
+    return tmp_path / "secrets.yaml"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One token per role, made with the real token code, for servers of this test."""
+
+    paris: str
+    berlin: str
+    paris_operator: str
+    berlin_operator: str
+    admin: str
+    records: dict[str, TokenRecord]
+
+
+@pytest.fixture
+def tokens(secrets_path: Path) -> Tokens:
+    made: dict[str, tuple[str, TokenRecord]] = {
+        "paris": add_token(secrets_path, Role.COORDINATOR, "paris", "Paris coordinator"),
+        "berlin": add_token(secrets_path, Role.COORDINATOR, "berlin"),
+        "paris_operator": add_token(secrets_path, Role.OPERATOR, "paris"),
+        "berlin_operator": add_token(secrets_path, Role.OPERATOR, "berlin"),
+        "admin": add_token(secrets_path, Role.ADMIN, None),
+    }
+    return Tokens(
+        paris=made["paris"][0],
+        berlin=made["berlin"][0],
+        paris_operator=made["paris_operator"][0],
+        berlin_operator=made["berlin_operator"][0],
+        admin=made["admin"][0],
+        records={name: record for name, (_, record) in made.items()},
+    )
+
+
+@pytest.fixture
+def server_factory(
+    tmp_path: Path, config_path: Path, secrets_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
     """Start real servers; every one is killed at the end of the test."""
     started: list[ServerProcess] = []
 
@@ -38,7 +80,7 @@ def server_factory(tmp_path: Path, config_path: Path) -> Iterator[Callable[..., 
         server = ServerProcess(
             config or config_path,
             data_dir or tmp_path / "data",
-            extra_args=extra_args,
+            extra_args=["--secrets", str(secrets_path), *extra_args],
             env=env,
         )
         started.append(server)

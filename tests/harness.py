@@ -6,6 +6,7 @@ on a free port, exactly as an organiser would, and the clients are real websocke
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -175,7 +176,10 @@ class WsClient:
     """A real websocket client that speaks the protocol in JSON lines."""
 
     def __init__(self, url: str, **connect_kwargs: Any) -> None:
-        self.conn: ClientConnection = connect(url, open_timeout=10, **connect_kwargs)
+        self._stack = contextlib.ExitStack()
+        self.conn: ClientConnection = self._stack.enter_context(
+            connect(url, open_timeout=10, **connect_kwargs)
+        )
 
     def send(self, message: dict[str, Any] | str) -> None:
         self.conn.send(message if isinstance(message, str) else json.dumps(message))
@@ -219,7 +223,7 @@ class WsClient:
         return self.recv_until(lambda m: m["type"] in ("welcome", "error"))
 
     def close(self) -> None:
-        self.conn.close()
+        self._stack.close()
 
     def __enter__(self) -> WsClient:
         return self

@@ -1,7 +1,13 @@
 // The public page: the schedule from /api/cities, each reading in its city's time, the
 // viewer's time and a countdown. No framework, no build step, nothing from another site.
 
+import { LiveClient } from "/static/client.js";
+
 const list = document.getElementById("cities");
+const LABELS = {
+  scheduled: "Scheduled", preparing: "Preparing", live: "Live", paused: "Paused",
+  delayed: "Delayed", finished: "Finished", cancelled: "Cancelled",
+};
 
 function fmtTime(date, timeZone) {
   return new Intl.DateTimeFormat(undefined, {
@@ -39,6 +45,10 @@ function render(cities) {
     if (!city.confirmed) li.append(el("p", "tbc", "to be confirmed"));
     if (city.venue) li.append(el("p", "venue", city.venue));
     if (city.address) li.append(el("p", "address muted", city.address));
+    const status = el("p", "status", "");
+    li.append(status);
+    const note = el("p", "note");
+    li.append(note);
     const cd = el("p", "countdown");
     cd.dataset.start = city.start_utc;
     li.append(cd);
@@ -55,6 +65,15 @@ function tick() {
   }
 }
 
+function showStatus(city) {
+  const li = list.querySelector(`[data-city="${city.id}"]`);
+  if (!li) return;
+  const status = li.querySelector(".status");
+  status.dataset.state = city.state;
+  status.textContent = LABELS[city.state] || city.state;
+  li.querySelector(".note").textContent = city.note || "";
+}
+
 async function main() {
   document.getElementById("viewer-zone").textContent = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const response = await fetch("/api/cities");
@@ -62,6 +81,11 @@ async function main() {
   document.getElementById("title").textContent = data.event.title.en;
   render(data.cities);
   setInterval(tick, 1000);
+  const live = new LiveClient({
+    onSnapshot: (msg) => msg.cities.forEach(showStatus),
+    onEvent: (msg) => { if (msg.kind === "status") showStatus({ id: msg.city, ...msg }); },
+  });
+  live.connect();
 }
 
 main();

@@ -1,0 +1,325 @@
+"""The websocket endpoint and the fan-out of store events to connected clients.
+
+Each connection has an outbox (a bounded queue of already-encoded frames) drained by its own
+writer, so one slow phone never holds up the others: a client that falls too far behind is
+closed and reconnects with ``since``, which is cheaper and safer than buffering without bound.
+Every event is encoded once, whatever the number of recipients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from coordinator import cues, protocol, views
+from coordinator.auth import TokenBook, TokenRecord
+from coordinator.logs import kv
+from coordinator.protocol import Command, CueCommand, Hello, Ping, ProtocolError
+from coordinator.rules import Actor, Role, RuleError, State, allowed_next_states
+from coordinator.state.base import Snapshot, Store, StoredEvent, StoreUnavailable
+
+log = logging.getLogger("coordinator.ws")
+
+PUBLIC = Actor(role=Role.PUBLIC)
+HELLO_TIMEOUT_S = 10.0
+MAX_OUTBOX = 512  # frames queued for one client before it counts as stalled and is closed
+CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects with since
+CLOSE_POLICY = 1008
+
+_conn_ids = itertools.count(1)
+
+
+class Connection:
+    """One websocket client: who it is, what it follows, and its outbox."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.id = next(_conn_ids)
+        self.actor: Actor = PUBLIC
+        self.record: TokenRecord | None = None
+        self.channels: tuple[str, ...] | None = None
+        self.outbox: collections.deque[str] = collections.deque()
+        self.wake = asyncio.Event()
+        self.syncing = True
+        self.pending: list[StoredEvent] = []
+        self.closed = False
+
+    def push(self, text: str) -> None:
+        if self.closed:
+            return
+        if len(self.outbox) >= MAX_OUTBOX:
+            self.closed = True
+            self.outbox.clear()
+            asyncio.get_running_loop().create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
+            return
+        self.outbox.append(text)
+        self.wake.set()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.push(protocol.encode(message))
+
+    async def writer(self) -> None:
+        """Drain the outbox in order; ends when the socket closes."""
+        with contextlib.suppress(Exception):
+            while not self.closed:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.outbox:
+                    await self.ws.send_text(self.outbox.popleft())
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close(code=code, reason=reason)
+
+    def is_staff_of(self, city: str) -> bool:
+        return self.actor.may_cue(city)
+
+
+class Hub:
+    """Connected clients, presence, and the command path shared by websocket and HTTP."""
+
+    def __init__(self, store: Store, tokens: TokenBook) -> None:
+        self.store = store
+        self.tokens = tokens
+        self.connections: set[Connection] = set()
+        self.coordinators: collections.Counter[str] = collections.Counter()
+        store.subscribe(self.on_event)
+
+    # -- fan-out ----------------------------------------------------------------------------
+
+    async def on_event(self, event: StoredEvent) -> None:
+        text = protocol.encode(event.message())
+        channel = protocol.channel_of(event.kind, event.city)
+        staff_text: str | None = None
+        for conn in self.connections:
+            if not protocol.wants(conn.channels, channel):
+                continue
+            if conn.syncing:
+                conn.pending.append(event)
+            elif event.kind == "cue" and conn.is_staff_of(event.city):
+                if staff_text is None:
+                    staff_text = protocol.encode(self.staff_cue_message(event))
+                conn.push(staff_text)
+            else:
+                conn.push(text)
+
+    def staff_cue_message(self, event: StoredEvent) -> dict[str, Any]:
+        """A cue event as operators see it: with the next cue and the operator notes."""
+        script = self.store.scripts.get(event.city)
+        state = cues.CueState(
+            index=int(event.data["index"]),
+            blank=bool(event.data["blank"]),
+            count=int(event.data["count"]),
+        )
+        return {**event.message(), **cues.cue_view(script, state, with_next=True)}
+
+    def snapshot_message(self, snap: Snapshot, actor: Actor) -> dict[str, Any]:
+        cue_views = {
+            city: cues.cue_view(self.store.scripts.get(city), state, with_next=actor.may_cue(city))
+            for city, state in snap.cues.items()
+        }
+        return views.snapshot_message(
+            self.store.config,
+            epoch=snap.epoch,
+            seq=snap.seq,
+            statuses=snap.statuses,
+            online=snap.online,
+            cue_views=cue_views,
+        )
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def authenticate(self, token: str | None) -> TokenRecord | None:
+        if not token:
+            return None
+        return self.tokens.lookup(token)
+
+    async def execute(self, command: Command, record: TokenRecord | None) -> dict[str, Any]:
+        """Run one command for a token holder; returns the ``ack`` or ``error`` message."""
+        if record is not None and not self.tokens.is_valid(record):
+            return error(command.id, "unauthorized", "this token has been revoked")
+        actor = record.actor() if record is not None else PUBLIC
+        try:
+            outcome = await self.store.apply(command, actor, datetime.now(UTC))
+        except RuleError as exc:
+            return error(command.id, exc.code, exc.message)
+        except StoreUnavailable as exc:
+            return error(command.id, "unavailable", str(exc))
+        return protocol.ack_message(command.id, outcome.seq)
+
+    # -- the websocket endpoint -------------------------------------------------------------
+
+    async def endpoint(self, ws: WebSocket) -> None:
+        await ws.accept()
+        conn = Connection(ws)
+        writer = asyncio.create_task(conn.writer())
+        started = time.monotonic()
+        client = ws.client.host if ws.client else "-"
+        log.info(kv(event="ws_open", conn=conn.id, client=client))
+        close_code = 1000
+        try:
+            hello = await self._await_hello(conn)
+            if hello is None:
+                close_code = CLOSE_POLICY
+                await ws.close(code=CLOSE_POLICY, reason="no hello")
+                return
+            await self._start(conn, hello)
+            await self._serve(conn)
+        except WebSocketDisconnect as exc:
+            close_code = exc.code
+        finally:
+            await self._finish(conn, writer)
+            log.info(
+                kv(
+                    event="ws_close",
+                    conn=conn.id,
+                    role=conn.actor.role.value,
+                    city=conn.actor.city or "-",
+                    token_id=conn.record.id if conn.record else "-",
+                    code=close_code,
+                    seconds=round(time.monotonic() - started, 1),
+                )
+            )
+
+    async def _receive(self, conn: Connection, timeout_s: float | None = None) -> str | None:
+        """The next text frame; None for a binary frame (answered with an error)."""
+        message = await asyncio.wait_for(conn.ws.receive(), timeout_s)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        text = message.get("text")
+        if text is None:
+            conn.send(error(None, "invalid", "binary frames are not part of the protocol"))
+        return text
+
+    async def _await_hello(self, conn: Connection) -> Hello | None:
+        deadline = time.monotonic() + HELLO_TIMEOUT_S
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                text = await self._receive(conn, remaining)
+            except TimeoutError:
+                return None
+            if text is None:
+                continue
+            try:
+                message = protocol.parse_client_message(text)
+            except ProtocolError as exc:
+                conn.send(protocol.error_message(exc))
+                continue
+            if isinstance(message, Hello):
+                return message
+            if isinstance(message, Ping):
+                conn.send({"type": "pong"})
+                continue
+            conn.send(error(message.id, "invalid", "send hello first"))
+
+    async def _start(self, conn: Connection, hello: Hello) -> None:
+        """Authenticate, welcome, catch the client up, then switch it to live events."""
+        conn.channels = hello.channels
+        if hello.token:
+            record = self.authenticate(hello.token)
+            if record is None:
+                # The connection stays open as a public viewer (docs/protocol.md).
+                conn.send(error(None, "unauthorized", "unknown or revoked token; you are a viewer"))
+            else:
+                conn.record = record
+                conn.actor = record.actor()
+        self.connections.add(conn)  # from here on, new events queue up in conn.pending
+        snap = await self.store.snapshot()
+        welcome: dict[str, Any] = {
+            "type": "welcome",
+            "role": conn.actor.role.value,
+            "city": conn.actor.city,
+            "seq": snap.seq,
+            "epoch": snap.epoch,
+        }
+        if conn.actor.role in (Role.COORDINATOR, Role.ADMIN):
+            # The moves this role may make, so pages offer only valid buttons (rules.py).
+            welcome["transitions"] = {
+                state.value: sorted(s.value for s in allowed_next_states(state, conn.actor.role))
+                for state in State
+            }
+        conn.send(welcome)
+        replay = None
+        if hello.since is not None and hello.epoch in (None, snap.epoch):
+            replay = await self.store.events_since(hello.since)
+        if replay is None:
+            conn.send(self.snapshot_message(snap, conn.actor))
+            synced = snap.seq
+        else:
+            synced = hello.since or 0
+            for event in replay:
+                self._send_event(conn, event)
+                synced = event.seq
+        for event in conn.pending:
+            if event.seq > synced:
+                self._send_event(conn, event)
+        conn.pending.clear()
+        conn.syncing = False
+        if conn.actor.role is Role.COORDINATOR and conn.actor.city:
+            city = conn.actor.city
+            self.coordinators[city] += 1
+            if self.coordinators[city] == 1:
+                await self.store.set_presence(city, True, datetime.now(UTC))
+
+    def _send_event(self, conn: Connection, event: StoredEvent) -> None:
+        channel = protocol.channel_of(event.kind, event.city)
+        if not protocol.wants(conn.channels, channel):
+            return
+        if event.kind == "cue" and conn.is_staff_of(event.city):
+            conn.send(self.staff_cue_message(event))
+        else:
+            conn.send(event.message())
+
+    async def _serve(self, conn: Connection) -> None:
+        while True:
+            text = await self._receive(conn)
+            if text is None:
+                continue
+            try:
+                message = protocol.parse_client_message(text)
+            except ProtocolError as exc:
+                conn.send(protocol.error_message(exc))
+                continue
+            if isinstance(message, Ping):
+                conn.send({"type": "pong"})
+            elif isinstance(message, Hello):
+                conn.send(error(None, "invalid", "hello: already received on this connection"))
+            else:
+                reply = await self.execute(message, conn.record)
+                if reply["type"] == "ack" and isinstance(message, CueCommand):
+                    log.debug(kv(event="cue", conn=conn.id, city=message.city, seq=reply["seq"]))
+                conn.send(reply)
+
+    async def _finish(self, conn: Connection, writer: asyncio.Task[None]) -> None:
+        was_live = conn in self.connections and not conn.syncing
+        self.connections.discard(conn)
+        conn.closed = True
+        conn.wake.set()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        if was_live and conn.actor.role is Role.COORDINATOR and conn.actor.city:
+            city = conn.actor.city
+            self.coordinators[city] -= 1
+            if self.coordinators[city] <= 0:
+                del self.coordinators[city]
+                with contextlib.suppress(Exception):
+                    await self.store.set_presence(city, False, datetime.now(UTC))
+        if conn.ws.application_state != WebSocketState.DISCONNECTED:
+            with contextlib.suppress(Exception):
+                await conn.ws.close()
+
+
+def error(command_id: str | None, code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "id": command_id, "code": code, "message": message}

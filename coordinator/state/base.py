@@ -1,0 +1,304 @@
+"""The store: one small interface, one file per backend.
+
+A store holds the live state (each city's status and cue position), an ordered event log with
+a ``seq`` that rises by one per change, and an ``epoch`` naming that history. It applies
+commands atomically through the core's rules and tells its listeners about each new event,
+in ``seq`` order, after the event is durable. It knows nothing about sockets.
+
+The pure planning functions here (:func:`plan_status`, :func:`plan_cue`) are shared by every
+backend, so the rules cannot drift between them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from coordinator import cues, views
+from coordinator.config import Config
+from coordinator.protocol import Command, CueCommand, StatusCommand
+from coordinator.rules import Actor, CityStatus, RuleError, State, apply_status
+from coordinator.schedule import iso_utc, parse_iso_utc
+
+EventKind = Literal["status", "presence", "cue"]
+# How far back a reconnecting client may ask to be replayed; older gaps get a snapshot.
+MAX_REPLAY_EVENTS = 1000
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend is unreachable right now; commands are refused, not half-applied."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One change, as kept in the log and sent to clients."""
+
+    seq: int
+    kind: EventKind
+    city: str
+    at: datetime
+    data: Mapping[str, Any]
+
+    def message(self) -> dict[str, Any]:
+        return {
+            "type": "event",
+            "seq": self.seq,
+            "kind": self.kind,
+            "city": self.city,
+            "at": iso_utc(self.at),
+            **self.data,
+        }
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who changed what, when. Written in the same transaction as the change."""
+
+    seq: int
+    at: datetime
+    role: str
+    actor: str
+    city: str
+    kind: str
+    before: str
+    after: str
+    note: str
+    command_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": iso_utc(self.at),
+            "role": self.role,
+            "actor": self.actor,
+            "city": self.city,
+            "kind": self.kind,
+            "from": self.before,
+            "to": self.after,
+            "note": self.note,
+            "command_id": self.command_id,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    epoch: str
+    seq: int
+    statuses: Mapping[str, CityStatus]
+    online: Mapping[str, bool]
+    cues: Mapping[str, cues.CueState]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of an accepted command. ``event`` is None when the command id was seen
+    before (a retry): it is acknowledged again with its original ``seq`` and changes nothing."""
+
+    seq: int
+    event: StoredEvent | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one accepted command changes; a backend writes all of it atomically."""
+
+    kind: EventKind
+    city: str
+    event_data: dict[str, Any]
+    audit_before: str
+    audit_after: str
+    note: str
+    status: CityStatus | None = None
+    cue: cues.CueState | None = None
+    cue_log: bool = False
+
+
+Listener = Callable[[StoredEvent], Awaitable[None]]
+
+
+class Store(abc.ABC):
+    """The interface every backend implements; see the module docstring for the promises."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.scripts: dict[str, cues.Script] = {}
+        self._listeners: list[Listener] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and load; raise :class:`StoreError` with a clear message when impossible."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def snapshot(self) -> Snapshot:
+        """The whole current state, consistent with ``seq``."""
+
+    @abc.abstractmethod
+    async def events_since(self, seq: int) -> list[StoredEvent] | None:
+        """Events after ``seq`` in order, or None when they are no longer kept (or ``seq`` is
+        ahead of this history): the client then needs a snapshot."""
+
+    @abc.abstractmethod
+    async def audit(self, city: str | None = None) -> list[AuditEntry]: ...
+
+    @abc.abstractmethod
+    async def cue_log(self, city: str) -> list[cues.CueLogEntry]: ...
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
+        """Apply a command atomically through the rules, or raise ``RuleError`` and change
+        nothing. The event is durable before this returns and before listeners hear of it."""
+
+    @abc.abstractmethod
+    async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
+        """Record that a city's coordinator came online or went offline (None: no change)."""
+
+    # -- listening ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every new event, in ``seq`` order."""
+        self._listeners.append(listener)
+
+    async def _publish(self, event: StoredEvent) -> None:
+        for listener in self._listeners:
+            await listener(event)
+
+    # -- shared helpers -----------------------------------------------------------------------
+
+    def set_script(self, city: str, script: cues.Script | None) -> None:
+        """Install (or remove) a city's cue script; positions are kept by the store."""
+        if script is None:
+            self.scripts.pop(city, None)
+        else:
+            self.scripts[city] = script
+
+    def plan(
+        self,
+        command: Command,
+        actor: Actor,
+        now: datetime,
+        status: CityStatus,
+        cue_state: cues.CueState,
+    ) -> Plan:
+        """Check and compute a command's effect from the city's current state (pure)."""
+        city = self.config.city(command.city)
+        if city is None:
+            raise RuleError("not_found", f"no city {command.city!r} in this event")
+        if isinstance(command, StatusCommand):
+            return plan_status(command, actor, now, status, city.start_utc)
+        return plan_cue(command, actor, now, cue_state, self.scripts.get(command.city))
+
+
+def command_key(actor: Actor, command_id: str) -> str:
+    """Idempotency key: the same ``id`` from the same token is one command."""
+    return f"{actor.role.value}:{actor.name}:{command_id}"
+
+
+def plan_status(
+    command: StatusCommand,
+    actor: Actor,
+    now: datetime,
+    current: CityStatus,
+    scheduled_start_utc: datetime,
+) -> Plan:
+    new = apply_status(
+        current,
+        city=command.city,
+        scheduled_start_utc=scheduled_start_utc,
+        actor=actor,
+        state=command.state,
+        note=command.note,
+        delay_minutes=command.delay_minutes,
+        now=now,
+    )
+    return Plan(
+        kind="status",
+        city=command.city,
+        event_data=views.status_fields(new),
+        audit_before=current.state.value,
+        audit_after=new.state.value,
+        note=new.note,
+        status=new,
+    )
+
+
+def plan_cue(
+    command: CueCommand,
+    actor: Actor,
+    now: datetime,
+    current: cues.CueState,
+    script: cues.Script | None,
+) -> Plan:
+    if not actor.may_cue(command.city):
+        if actor.role.value == "public":
+            raise RuleError("unauthorized", "sign in with an operator token to cue")
+        raise RuleError(
+            "forbidden", f"a {actor.role} of {actor.city!r} may not cue {command.city!r}"
+        )
+    if script is None:
+        raise RuleError("conflict", f"{command.city} has no cue script loaded")
+    sized = cues.CueState(index=current.index, blank=current.blank, count=len(script.cues))
+    new = cues.apply_cue(
+        sized, command.action, index=command.index, expected_from=command.expected_from
+    )
+    return Plan(
+        kind="cue",
+        city=command.city,
+        event_data=cues.cue_view(script, new, with_next=False),
+        audit_before=f"{current.index}{' blank' if current.blank else ''}",
+        audit_after=f"{new.index}{' blank' if new.blank else ''}",
+        note=command.action,
+        cue=new,
+        cue_log=(new.index, new.blank) != (current.index, current.blank),
+    )
+
+
+# -- serialisation shared by the backends ------------------------------------------------------
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return iso_utc(value) if value else None
+
+
+def _dt_or_none(value: str | None) -> datetime | None:
+    return parse_iso_utc(value) if value else None
+
+
+def status_to_record(status: CityStatus) -> dict[str, Any]:
+    """Everything a backend keeps of a status, as JSON-ready data."""
+    return {
+        "state": status.state.value,
+        "note": status.note,
+        "delay_minutes": status.delay_minutes,
+        "expected_start_utc": _iso_or_none(status.expected_start_utc),
+        "updated_at": _iso_or_none(status.updated_at),
+        "calendar_revision": status.calendar_revision,
+        "calendar_changed_at": _iso_or_none(status.calendar_changed_at),
+    }
+
+
+def status_from_record(data: Mapping[str, Any]) -> CityStatus:
+    return CityStatus(
+        state=State(data["state"]),
+        note=str(data.get("note", "")),
+        delay_minutes=int(data.get("delay_minutes", 0)),
+        expected_start_utc=_dt_or_none(data.get("expected_start_utc")),
+        updated_at=_dt_or_none(data.get("updated_at")),
+        calendar_revision=int(data.get("calendar_revision", 0)),
+        calendar_changed_at=_dt_or_none(data.get("calendar_changed_at")),
+    )

@@ -1,0 +1,375 @@
+"""The embedded store: one SQLite file in the data directory, no other service.
+
+WAL mode with ``synchronous=FULL``: a change is on disk before it is acknowledged or broadcast.
+All database work runs on one dedicated thread (SQLite connections belong to the thread that
+made them, and one writer keeps ``seq`` strictly ordered); an asyncio lock makes "commit, then
+tell the listeners" one step, so listeners hear events in ``seq`` order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from coordinator import cues
+from coordinator.config import Config
+from coordinator.protocol import Command
+from coordinator.rules import Actor, CityStatus
+from coordinator.schedule import iso_utc, parse_iso_utc
+from coordinator.state.base import (
+    MAX_REPLAY_EVENTS,
+    AuditEntry,
+    Outcome,
+    Plan,
+    Snapshot,
+    Store,
+    StoredEvent,
+    StoreError,
+    command_key,
+    status_from_record,
+    status_to_record,
+)
+
+T = TypeVar("T")
+DB_NAME = "coordinator.sqlite3"
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, city TEXT NOT NULL,
+    at TEXT NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS city_status (city TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cue_state (
+    city TEXT PRIMARY KEY, idx INTEGER NOT NULL, blank INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS commands (key TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL,
+    city TEXT NOT NULL, kind TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,
+    note TEXT NOT NULL, command_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cue_log (
+    seq INTEGER PRIMARY KEY, city TEXT NOT NULL, at TEXT NOT NULL,
+    idx INTEGER NOT NULL, blank INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS cue_log_city ON cue_log (city, seq);
+"""
+
+
+def database_path(data_dir: Path) -> Path:
+    return data_dir / DB_NAME
+
+
+def verify(data_dir: Path) -> None:
+    """Check that an existing database can be read, before the server starts.
+
+    Raises :class:`StoreError` naming the file and what to do; a missing file is fine (a new
+    event starts empty), a damaged one is not: starting empty would silently lose the state.
+    """
+    path = database_path(data_dir)
+    if not path.exists():
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()
+            if result is None or result[0] != "ok":
+                raise sqlite3.DatabaseError(str(result[0] if result else "no answer"))
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "meta" not in tables or "events" not in tables:
+                raise sqlite3.DatabaseError("not a coordinator database (tables missing)")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"{path}: cannot read the database ({exc}). The server will not start empty over "
+            "it. Restore a backup (docs/deploy.md, 'Backup and restore') or move the file "
+            "away to start a new, empty event history."
+        ) from None
+
+
+class SqliteStore(Store):
+    """The embedded default backend."""
+
+    def __init__(self, config: Config, data_dir: Path) -> None:
+        super().__init__(config)
+        self.data_dir = data_dir
+        self.path = database_path(data_dir)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._conn: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+        self._online: dict[str, bool] = {}
+        self.epoch = ""
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, *args)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        verify(self.data_dir)
+        try:
+            self.epoch = await self._run(self._open_sync)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
+
+    def _open_sync(self) -> str:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+        self._conn = conn
+        row = conn.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
+        if row is not None:
+            self._mark_all_offline_sync()
+            return str(row[0])
+        epoch = secrets.token_hex(8)
+        with self._transaction() as c:
+            c.execute("INSERT INTO meta VALUES ('epoch', ?)", (epoch,))
+            c.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return epoch
+
+    def _mark_all_offline_sync(self) -> None:
+        """No connection survives a restart: log "offline" for every city last seen online,
+        so a client replaying with ``since`` ends up with the same presence as a snapshot."""
+        assert self._conn is not None
+        rows = self._conn.execute(
+            "SELECT city, data FROM events WHERE seq IN "
+            "(SELECT MAX(seq) FROM events WHERE kind = 'presence' GROUP BY city)"
+        ).fetchall()
+        for city, data in rows:
+            if json.loads(data).get("online"):
+                self._presence_sync(city, False, datetime.now(UTC))
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._run(self._conn.close)
+            self._conn = None
+        self._executor.shutdown(wait=True)
+
+    def _transaction(self) -> _Transaction:
+        assert self._conn is not None, "store is not open"
+        return _Transaction(self._conn)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def snapshot(self) -> Snapshot:
+        async with self._lock:
+            return await self._run(self._snapshot_sync)
+
+    def _snapshot_sync(self) -> Snapshot:
+        assert self._conn is not None
+        conn = self._conn
+        seq = self._seq_sync()
+        statuses = {
+            city: status_from_record(json.loads(data))
+            for city, data in conn.execute("SELECT city, data FROM city_status")
+        }
+        cue_states = {}
+        for city, idx, blank in conn.execute("SELECT city, idx, blank FROM cue_state"):
+            script = self.scripts.get(city)
+            count = len(script.cues) if script else 0
+            cue_states[city] = cues.CueState(index=min(idx, count), blank=bool(blank), count=count)
+        for city, script in self.scripts.items():
+            cue_states.setdefault(city, cues.CueState(count=len(script.cues)))
+        return Snapshot(
+            epoch=self.epoch,
+            seq=seq,
+            statuses=statuses,
+            online=dict(self._online),
+            cues=cue_states,
+        )
+
+    def _seq_sync(self) -> int:
+        assert self._conn is not None
+        row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    async def events_since(self, seq: int) -> list[StoredEvent] | None:
+        return await self._run(self._events_since_sync, seq)
+
+    def _events_since_sync(self, seq: int) -> list[StoredEvent] | None:
+        assert self._conn is not None
+        current = self._seq_sync()
+        if seq > current or current - seq > MAX_REPLAY_EVENTS:
+            return None
+        rows = self._conn.execute(
+            "SELECT seq, kind, city, at, data FROM events WHERE seq > ? ORDER BY seq", (seq,)
+        )
+        return [
+            StoredEvent(
+                seq=row[0],
+                kind=row[1],
+                city=row[2],
+                at=parse_iso_utc(row[3]),
+                data=json.loads(row[4]),
+            )
+            for row in rows
+        ]
+
+    async def audit(self, city: str | None = None) -> list[AuditEntry]:
+        return await self._run(self._audit_sync, city)
+
+    def _audit_sync(self, city: str | None) -> list[AuditEntry]:
+        assert self._conn is not None
+        query = "SELECT * FROM audit"
+        params: tuple[str, ...] = ()
+        if city is not None:
+            query += " WHERE city = ?"
+            params = (city,)
+        return [
+            AuditEntry(
+                seq=r[0],
+                at=parse_iso_utc(r[1]),
+                role=r[2],
+                actor=r[3],
+                city=r[4],
+                kind=r[5],
+                before=r[6],
+                after=r[7],
+                note=r[8],
+                command_id=r[9],
+            )
+            for r in self._conn.execute(query + " ORDER BY seq", params)
+        ]
+
+    async def cue_log(self, city: str) -> list[cues.CueLogEntry]:
+        return await self._run(self._cue_log_sync, city)
+
+    def _cue_log_sync(self, city: str) -> list[cues.CueLogEntry]:
+        assert self._conn is not None
+        rows = self._conn.execute(
+            "SELECT at, idx, blank FROM cue_log WHERE city = ? ORDER BY seq", (city,)
+        )
+        return [
+            cues.CueLogEntry(at=parse_iso_utc(at), index=idx, blank=bool(blank))
+            for at, idx, blank in rows
+        ]
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
+        async with self._lock:
+            outcome = await self._run(self._apply_sync, command, actor, now)
+            if outcome.event is not None:
+                await self._publish(outcome.event)
+            return outcome
+
+    def _apply_sync(self, command: Command, actor: Actor, now: datetime) -> Outcome:
+        assert self._conn is not None
+        key = command_key(actor, command.id)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT seq FROM commands WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return Outcome(seq=int(row[0]), event=None)
+            status_row = conn.execute(
+                "SELECT data FROM city_status WHERE city = ?", (command.city,)
+            ).fetchone()
+            status = status_from_record(json.loads(status_row[0])) if status_row else CityStatus()
+            cue_row = conn.execute(
+                "SELECT idx, blank FROM cue_state WHERE city = ?", (command.city,)
+            ).fetchone()
+            cue_state = (
+                cues.CueState(index=cue_row[0], blank=bool(cue_row[1]))
+                if cue_row
+                else cues.CueState()
+            )
+            plan = self.plan(command, actor, now, status, cue_state)  # raises RuleError
+            event = self._append_sync(conn, plan, now)
+            self._write_plan_sync(conn, plan, event.seq, actor, command.id, now)
+            conn.execute("INSERT INTO commands VALUES (?, ?)", (key, event.seq))
+        return Outcome(seq=event.seq, event=event)
+
+    def _append_sync(self, conn: sqlite3.Connection, plan: Plan, now: datetime) -> StoredEvent:
+        seq = self._seq_sync() + 1
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+            (seq, plan.kind, plan.city, iso_utc(now), json.dumps(plan.event_data)),
+        )
+        return StoredEvent(seq=seq, kind=plan.kind, city=plan.city, at=now, data=plan.event_data)
+
+    def _write_plan_sync(
+        self,
+        conn: sqlite3.Connection,
+        plan: Plan,
+        seq: int,
+        actor: Actor,
+        command_id: str,
+        now: datetime,
+    ) -> None:
+        if plan.status is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO city_status VALUES (?, ?)",
+                (plan.city, json.dumps(status_to_record(plan.status))),
+            )
+        if plan.cue is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO cue_state VALUES (?, ?, ?)",
+                (plan.city, plan.cue.index, int(plan.cue.blank)),
+            )
+            if plan.cue_log:
+                conn.execute(
+                    "INSERT INTO cue_log VALUES (?, ?, ?, ?, ?)",
+                    (seq, plan.city, iso_utc(now), plan.cue.index, int(plan.cue.blank)),
+                )
+        conn.execute(
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                iso_utc(now),
+                actor.role.value,
+                actor.name,
+                plan.city,
+                plan.kind,
+                plan.audit_before,
+                plan.audit_after,
+                plan.note,
+                command_id,
+            ),
+        )
+
+    async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
+        async with self._lock:
+            if self._online.get(city, False) == online:
+                return None
+            self._online[city] = online
+            event = await self._run(self._presence_sync, city, online, now)
+            await self._publish(event)
+            return event
+
+    def _presence_sync(self, city: str, online: bool, now: datetime) -> StoredEvent:
+        plan = Plan(
+            kind="presence",
+            city=city,
+            event_data={"online": online},
+            audit_before="",
+            audit_after="",
+            note="",
+        )
+        with self._transaction() as conn:
+            return self._append_sync(conn, plan, now)
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on any exception)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
