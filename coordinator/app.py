@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import html
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from coordinator import auth, cues, protocol, schedule, views
+from coordinator import auth, cues, pages, protocol, schedule, views
 from coordinator import config as config_mod
 from coordinator.logs import AccessLog
 from coordinator.protocol import ProtocolError, StatusCommand
@@ -165,7 +164,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         return JSONResponse(views.cities_json(cfg, zone or cfg.cities[0].timezone))
 
     async def index(request: Request) -> Response:
-        body = index_template.replace("<!--SCHEDULE-->", render_schedule(cfg))
+        body = index_template.replace("<!--SCHEDULE-->", pages.render_schedule(cfg))
         return HTMLResponse(body)
 
     routes = [
@@ -202,19 +201,3 @@ def audit_csv(rows: list[dict[str, Any]]) -> str:
             }
         )
     return out.getvalue()
-
-
-def render_schedule(cfg: config_mod.Config) -> str:
-    """The schedule as plain HTML, so the page is useful before (or without) JavaScript."""
-    items = []
-    for city in cfg.cities:
-        local = schedule.view(city.start_utc, city.timezone)
-        tbc = "" if city.confirmed else ' <span class="tbc" data-i18n="tbc">to be confirmed</span>'
-        venue = f'<span class="venue">{html.escape(city.venue)}</span>' if city.venue else ""
-        items.append(
-            f'<li class="city" data-city="{html.escape(city.id)}">'
-            f'<h2 class="city-name">{html.escape(city.name.get("en", city.id))}</h2> '
-            f'<time class="start-local" datetime="{schedule.iso_utc(city.start_utc)}">'
-            f"{local.local:%H:%M} {html.escape(local.abbreviation)}</time>{tbc} {venue}</li>"
-        )
-    return "\n".join(items)
