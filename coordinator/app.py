@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,8 @@ class Settings:
     config_path: Path = Path("config/cities.yaml")
     data_dir: Path = Path("data")
     secrets_path: Path | None = None
+    redis_url: str | None = None
+    redis_prefix: str | None = None
     demo: bool = False
     demo_lead: timedelta = timedelta(minutes=10)
     web_dir: Path = WEB_DIR
@@ -71,6 +74,37 @@ def load_scripts(cfg: config_mod.Config) -> dict[str, cues.Script]:
     return scripts
 
 
+def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
+    """The Redis store when a Redis URL is set, else the embedded SQLite store."""
+    if settings.redis_url:
+        from coordinator.state.redis import RedisStore  # imported only when used
+
+        return RedisStore(cfg, settings.redis_url, settings.redis_prefix)
+    return SqliteStore(cfg, settings.data_dir)
+
+
+def settings_from_env() -> Settings:
+    """Settings from ``COORDINATOR_*`` variables: how each ``--workers`` process gets them."""
+    env = os.environ
+    secrets = env.get("COORDINATOR_SECRETS")
+    return Settings(
+        config_path=Path(env.get("COORDINATOR_CONFIG", "config/cities.yaml")),
+        data_dir=Path(env.get("COORDINATOR_DATA_DIR", "data")),
+        secrets_path=Path(secrets) if secrets else None,
+        redis_url=env.get("REDIS_URL") or None,
+        redis_prefix=env.get("COORDINATOR_REDIS_PREFIX") or None,
+        demo=env.get("COORDINATOR_DEMO") == "1",
+    )
+
+
+def app_from_env() -> Starlette:
+    """The ASGI app factory for ``uvicorn --factory`` and for ``coordinator serve --workers``."""
+    from coordinator import logs
+
+    logs.configure(os.environ.get("COORDINATOR_LOG_LEVEL", "INFO").upper())
+    return create_app(settings_from_env())
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the ASGI app. Raises ``config.ConfigError`` or ``cues.ScriptError`` on bad files.
 
@@ -79,7 +113,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     cfg = load_config(settings)
     scripts = load_scripts(cfg)
     index_template = (settings.web_dir / "index.html").read_text(encoding="utf-8")
-    store = store or SqliteStore(cfg, settings.data_dir)
+    store = store or make_store(cfg, settings)
     for city_id, script in scripts.items():
         store.set_script(city_id, script)
     tokens = auth.TokenBook(auth.secrets_path_from_env(settings.secrets_path))

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from coordinator import auth, views
 from coordinator import config as config_mod
@@ -63,6 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="token hashes file (default: $COORDINATOR_SECRETS, else config/secrets.yaml)",
     )
+    serve.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL"),
+        help="share state over Redis, e.g. redis://127.0.0.1:6379/0 (default: $REDIS_URL)",
+    )
+    serve.add_argument(
+        "--redis-prefix",
+        default=os.environ.get("COORDINATOR_REDIS_PREFIX"),
+        help="prefix of every Redis key (default: coordinator:EVENT_ID:)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="server processes on this host (needs --redis-url when more than 1)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=cmd_serve)
 
@@ -86,6 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
     check.set_defaults(handler=cmd_check_config)
     return parser
+
+
+def settings_env(settings: Any, log_level: str) -> dict[str, str]:
+    env = {
+        "COORDINATOR_CONFIG": str(settings.config_path),
+        "COORDINATOR_DATA_DIR": str(settings.data_dir),
+        "COORDINATOR_LOG_LEVEL": log_level,
+        "COORDINATOR_DEMO": "1" if settings.demo else "0",
+    }
+    if settings.secrets_path is not None:
+        env["COORDINATOR_SECRETS"] = str(settings.secrets_path)
+    if settings.redis_url:
+        env["REDIS_URL"] = settings.redis_url
+    if settings.redis_prefix:
+        env["COORDINATOR_REDIS_PREFIX"] = settings.redis_prefix
+    return env
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -126,9 +159,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         demo=args.demo,
         secrets_path=args.secrets,
+        redis_url=args.redis_url or None,
+        redis_prefix=args.redis_prefix,
     )
+    if args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 1
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "error: --workers above 1 needs --redis-url: processes share their state in Redis",
+            file=sys.stderr,
+        )
+        return 1
     try:
-        sqlite.verify(args.data_dir)
+        if not settings.redis_url:
+            sqlite.verify(args.data_dir)
         app = create_app(settings)
     except (config_mod.ConfigError, cues.ScriptError) as exc:
         for problem in exc.problems:
@@ -137,8 +182,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (StoreError, auth.SecretsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    target: Any = app
+    if args.workers > 1:
+        # Each worker process builds its own app from the same settings, passed by environment.
+        os.environ.update(settings_env(settings, args.log_level))
+        target = "coordinator.app:app_from_env"
     uvicorn.run(
-        app,
+        target,
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -33,6 +33,7 @@ HELLO_TIMEOUT_S = 10.0
 MAX_OUTBOX = 512  # frames queued for one client before it counts as stalled and is closed
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects with since
 CLOSE_POLICY = 1008
+CLOSE_SERVICE_RESTART = 1012
 
 _conn_ids = itertools.count(1)
 
@@ -92,6 +93,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.coordinators: collections.Counter[str] = collections.Counter()
         store.subscribe(self.on_event)
+        store.on_reset(self.reset_all)
 
     # -- fan-out ----------------------------------------------------------------------------
 
@@ -110,6 +112,13 @@ class Hub:
                 conn.push(staff_text)
             else:
                 conn.push(text)
+
+    async def reset_all(self) -> None:
+        """The history was replaced: close every client (1012) so each reconnects and takes a
+        fresh snapshot of the new epoch."""
+        for conn in list(self.connections):
+            conn.closed = True
+            await conn._close(CLOSE_SERVICE_RESTART, "history changed; reconnect")
 
     def staff_cue_message(self, event: StoredEvent) -> dict[str, Any]:
         """A cue event as operators see it: with the next cue and the operator notes."""

@@ -103,6 +103,10 @@ def status_fields(status: CityStatus) -> dict[str, Any]:
             schedule.iso_utc(status.expected_start_utc) if status.expected_start_utc else None
         ),
         "updated_at": schedule.iso_utc(status.updated_at) if status.updated_at else None,
+        "calendar_revision": status.calendar_revision,
+        "calendar_changed_at": (
+            schedule.iso_utc(status.calendar_changed_at) if status.calendar_changed_at else None
+        ),
     }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +95,40 @@ def server_factory(
 
 @pytest.fixture
 def server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
-    """One real server on the shipped config."""
+    """One real server on the shipped config, with the embedded store."""
     return server_factory()
+
+
+REDIS_URL = os.environ.get("COORDINATOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the shared Redis; its keys are deleted afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        skip_or_fail(f"no Redis at {REDIS_URL} ({exc})")
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend_server(
+    request: pytest.FixtureRequest, server_factory: Callable[..., ServerProcess]
+) -> ServerProcess:
+    """A real server on each store backend: the same behaviour tests run against both."""
+    if request.param == "sqlite":
+        return server_factory()
+    prefix = request.getfixturevalue("redis_prefix")
+    return server_factory("--redis-url", REDIS_URL, "--redis-prefix", prefix)
 
 
 @pytest.fixture

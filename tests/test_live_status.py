@@ -33,8 +33,8 @@ def city_in(snapshot: dict[str, Any], city_id: str) -> dict[str, Any]:
     return next(c for c in snapshot["cities"] if c["id"] == city_id)
 
 
-def test_viewer_gets_welcome_then_snapshot(server: ServerProcess, ws_client: Open) -> None:
-    viewer = ws_client(server.ws_url)
+def test_viewer_gets_welcome_then_snapshot(backend_server: ServerProcess, ws_client: Open) -> None:
+    viewer = ws_client(backend_server.ws_url)
     welcome = viewer.hello()
     assert welcome["type"] == "welcome"
     assert welcome["role"] == "public"
@@ -54,12 +54,12 @@ def test_viewer_gets_welcome_then_snapshot(server: ServerProcess, ws_client: Ope
 
 
 def test_public_viewer_receives_a_coordinators_change(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    viewer = ws_client(server.ws_url)
+    viewer = ws_client(backend_server.ws_url)
     viewer.hello()
     viewer.recv()  # snapshot
-    coordinator = ws_client(server.ws_url)
+    coordinator = ws_client(backend_server.ws_url)
     welcome = coordinator.hello(tokens.paris)
     assert (welcome["role"], welcome["city"]) == ("coordinator", "paris")
     coordinator.recv()  # snapshot
@@ -70,24 +70,24 @@ def test_public_viewer_receives_a_coordinators_change(
     assert event["state"] == "live"
     assert event["note"] == "40 people, <b>starting</b> now"  # stored as text, escaped when shown
     assert event["seq"] == ack["seq"]
-    snap = server.get_json("/api/state")
+    snap = backend_server.get_json("/api/state")
     assert city_in(snap, "paris")["state"] == "live"
     assert snap["seq"] == ack["seq"]
 
 
 def test_another_city_is_forbidden_and_unchanged(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    coordinator = ws_client(server.ws_url)
+    coordinator = ws_client(backend_server.ws_url)
     coordinator.hello(tokens.paris)
-    coordinator.recv()
-    before = server.get_json("/api/state")
+    coordinator.recv_until(is_event("presence", "paris"))  # settled: online
+    before = backend_server.get_json("/api/state")
     for target in ("berlin", "new-york"):
         coordinator.send(status(f"c-{target}", target, "cancelled"))
         error = coordinator.recv_until(lambda m: m["type"] == "error")
         assert error["code"] == "forbidden"
         assert error["id"] == f"c-{target}"
-    after = server.get_json("/api/state")
+    after = backend_server.get_json("/api/state")
     assert after == before
     # The connection still works for its own city.
     coordinator.send(status("c-own", "paris", "preparing"))
@@ -123,9 +123,14 @@ def test_another_city_is_forbidden_and_unchanged(
     ],
 )
 def test_bad_messages_get_errors_and_the_connection_still_works(
-    server: ServerProcess, ws_client: Open, tokens: Tokens, frame: str, code: str, mentions: str
+    backend_server: ServerProcess,
+    ws_client: Open,
+    tokens: Tokens,
+    frame: str,
+    code: str,
+    mentions: str,
 ) -> None:
-    coordinator = ws_client(server.ws_url)
+    coordinator = ws_client(backend_server.ws_url)
     coordinator.hello(tokens.paris)
     coordinator.recv()
     coordinator.send(frame)
@@ -134,19 +139,19 @@ def test_bad_messages_get_errors_and_the_connection_still_works(
     assert mentions in error["message"]
     coordinator.send({"type": "ping"})
     assert coordinator.recv_until(lambda m: m["type"] in ("pong", "error"))["type"] == "pong"
-    assert city_in(server.get_json("/api/state"), "paris")["state"] == "scheduled"
+    assert city_in(backend_server.get_json("/api/state"), "paris")["state"] == "scheduled"
 
 
-def test_public_viewer_cannot_command(server: ServerProcess, ws_client: Open) -> None:
-    viewer = ws_client(server.ws_url)
+def test_public_viewer_cannot_command(backend_server: ServerProcess, ws_client: Open) -> None:
+    viewer = ws_client(backend_server.ws_url)
     viewer.hello()
     viewer.recv()
     viewer.send(status("v-1", "paris", "live"))
     assert viewer.recv_until(lambda m: m["type"] == "error")["code"] == "unauthorized"
 
 
-def test_bad_token_stays_a_public_viewer(server: ServerProcess, ws_client: Open) -> None:
-    client = ws_client(server.ws_url)
+def test_bad_token_stays_a_public_viewer(backend_server: ServerProcess, ws_client: Open) -> None:
+    client = ws_client(backend_server.ws_url)
     client.send({"type": "hello", "token": "not-a-token"})
     error = client.recv()
     assert (error["type"], error["code"]) == ("error", "unauthorized")
@@ -157,19 +162,19 @@ def test_bad_token_stays_a_public_viewer(server: ServerProcess, ws_client: Open)
 
 
 def test_duplicate_command_id_takes_effect_once(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    viewer = ws_client(server.ws_url)
+    viewer = ws_client(backend_server.ws_url)
     viewer.hello()
     viewer.recv()
-    coordinator = ws_client(server.ws_url)
+    coordinator = ws_client(backend_server.ws_url)
     coordinator.hello(tokens.paris)
     coordinator.recv()
     coordinator.send(status("c-dup", "paris", "delayed", delay_minutes=15))
     first = coordinator.recv_until(lambda m: m["type"] == "ack")
     # A retry after a reconnect: a new connection, the same token and id.
     coordinator.close()
-    retry = ws_client(server.ws_url)
+    retry = ws_client(backend_server.ws_url)
     retry.hello(tokens.paris)
     retry.send(status("c-dup", "paris", "delayed", delay_minutes=15))
     second = retry.recv_until(lambda m: m["type"] == "ack")
@@ -184,73 +189,81 @@ def test_duplicate_command_id_takes_effect_once(
         if message["type"] == "event" and message["kind"] == "status":
             events.append(message)
     assert len(events) == 1
-    paris = city_in(server.get_json("/api/state"), "paris")
+    paris = city_in(backend_server.get_json("/api/state"), "paris")
     assert paris["state"] == "delayed"
     assert paris["expected_start_utc"] == "2025-09-20T12:15:00Z"
 
 
 def test_delay_replaces_and_going_live_clears_expected_start(
-    server: ServerProcess, tokens: Tokens
+    backend_server: ServerProcess, tokens: Tokens
 ) -> None:
     path = "/api/cities/paris/status"
     assert (
-        server.post_json(path, {"id": "h1", "state": "delayed", "delay_minutes": 15}, tokens.paris)[
-            0
-        ]
+        backend_server.post_json(
+            path, {"id": "h1", "state": "delayed", "delay_minutes": 15}, tokens.paris
+        )[0]
         == 200
     )
     assert (
-        server.post_json(path, {"id": "h2", "state": "delayed", "delay_minutes": 40}, tokens.paris)[
-            0
-        ]
+        backend_server.post_json(
+            path, {"id": "h2", "state": "delayed", "delay_minutes": 40}, tokens.paris
+        )[0]
         == 200
     )
-    paris = city_in(server.get_json("/api/state"), "paris")
+    paris = city_in(backend_server.get_json("/api/state"), "paris")
     assert paris["expected_start_utc"] == "2025-09-20T12:40:00Z"  # replaced, not added
     assert paris["delay_minutes"] == 40
-    code, ack = server.post_json(path, {"id": "h3", "state": "live"}, tokens.paris)
+    code, ack = backend_server.post_json(path, {"id": "h3", "state": "live"}, tokens.paris)
     assert code == 200
     assert ack["type"] == "ack"
-    paris = city_in(server.get_json("/api/state"), "paris")
+    paris = city_in(backend_server.get_json("/api/state"), "paris")
     assert paris["state"] == "live"
     assert paris["expected_start_utc"] is None
 
 
-def test_http_commands_answer_with_the_same_objects(server: ServerProcess, tokens: Tokens) -> None:
+def test_http_commands_answer_with_the_same_objects(
+    backend_server: ServerProcess, tokens: Tokens
+) -> None:
     path = "/api/cities/paris/status"
-    code, body = server.post_json(path, {"id": "h1", "state": "live"})
+    code, body = backend_server.post_json(path, {"id": "h1", "state": "live"})
     assert (code, body["code"]) == (401, "unauthorized")
-    code, body = server.post_json(
+    code, body = backend_server.post_json(
         "/api/cities/berlin/status", {"id": "h2", "state": "live"}, tokens.paris
     )
     assert (code, body["code"], body["id"]) == (403, "forbidden", "h2")
-    code, body = server.post_json(path, {"id": "h3", "state": "nope"}, tokens.paris)
+    code, body = backend_server.post_json(path, {"id": "h3", "state": "nope"}, tokens.paris)
     assert (code, body["code"]) == (400, "invalid")
     assert "status.state" in body["message"]
-    code, body = server.post_json(
+    code, body = backend_server.post_json(
         path, {"id": "h4", "state": "live", "city": "berlin"}, tokens.paris
     )
     assert (code, body["code"]) == (400, "invalid")
-    code, body = server.post_json(
+    code, body = backend_server.post_json(
         path, {"id": "h5", "state": "cancelled", "note": "rain"}, tokens.paris
     )
     assert (code, body["type"], body["id"]) == (200, "ack", "h5")
-    code, body = server.post_json(path, {"id": "h6", "state": "live"}, tokens.paris)
+    code, body = backend_server.post_json(path, {"id": "h6", "state": "live"}, tokens.paris)
     assert (code, body["code"]) == (409, "conflict")
     assert "only an admin" in body["message"]
     # An admin may reopen a cancelled reading.
-    code, body = server.post_json(path, {"id": "h7", "state": "scheduled"}, tokens.admin)
+    code, body = backend_server.post_json(path, {"id": "h7", "state": "scheduled"}, tokens.admin)
     assert code == 200
 
 
-def test_audit_log_for_admins_with_csv_export(server: ServerProcess, tokens: Tokens) -> None:
-    server.post_json(
+def test_audit_log_for_admins_with_csv_export(
+    backend_server: ServerProcess, tokens: Tokens
+) -> None:
+    backend_server.post_json(
         "/api/cities/paris/status", {"id": "a1", "state": "preparing", "note": "=1+1"}, tokens.paris
     )
-    server.post_json("/api/cities/paris/status", {"id": "a2", "state": "live"}, tokens.paris)
-    status_code, _, _ = server.get("/api/log", {"Authorization": f"Bearer {tokens.paris}"})
+    backend_server.post_json(
+        "/api/cities/paris/status", {"id": "a2", "state": "live"}, tokens.paris
+    )
+    status_code, _, _ = backend_server.get("/api/log", {"Authorization": f"Bearer {tokens.paris}"})
     assert status_code == 403
-    log = server.get_json("/api/log", {"Authorization": f"Bearer {tokens.admin}"})["entries"]
+    log = backend_server.get_json("/api/log", {"Authorization": f"Bearer {tokens.admin}"})[
+        "entries"
+    ]
     assert [(e["from"], e["to"]) for e in log] == [
         ("scheduled", "preparing"),
         ("preparing", "live"),
@@ -261,7 +274,7 @@ def test_audit_log_for_admins_with_csv_export(server: ServerProcess, tokens: Tok
     assert first["city"] == "paris"
     assert first["note"] == "=1+1"
     assert first["at"].endswith("Z")
-    status_code, headers, body = server.get(
+    status_code, headers, body = backend_server.get(
         "/api/log.csv", {"Authorization": f"Bearer {tokens.admin}"}
     )
     assert status_code == 200
@@ -272,21 +285,23 @@ def test_audit_log_for_admins_with_csv_export(server: ServerProcess, tokens: Tok
 
 
 def test_reconnect_with_since_gets_exactly_the_missed_events(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    viewer = ws_client(server.ws_url)
+    viewer = ws_client(backend_server.ws_url)
     welcome = viewer.hello()
     viewer.recv()
-    server.post_json("/api/cities/paris/status", {"id": "m1", "state": "preparing"}, tokens.paris)
+    backend_server.post_json(
+        "/api/cities/paris/status", {"id": "m1", "state": "preparing"}, tokens.paris
+    )
     seen = viewer.recv_until(is_event("status", "paris"))
     viewer.close()  # the phone loses signal
     missed = []
     for n, state in enumerate(["live", "paused", "live"], start=2):
-        _, ack = server.post_json(
+        _, ack = backend_server.post_json(
             "/api/cities/paris/status", {"id": f"m{n}", "state": state}, tokens.paris
         )
         missed.append(ack["seq"])
-    back = ws_client(server.ws_url)
+    back = ws_client(backend_server.ws_url)
     again = back.hello(since=seen["seq"], epoch=welcome["epoch"])
     assert again["seq"] == missed[-1]
     replayed = [back.recv() for _ in missed]
@@ -296,65 +311,67 @@ def test_reconnect_with_since_gets_exactly_the_missed_events(
 
 
 def test_other_epoch_or_future_seq_gets_a_snapshot(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    server.post_json("/api/cities/paris/status", {"id": "e1", "state": "preparing"}, tokens.paris)
-    client = ws_client(server.ws_url)
+    backend_server.post_json(
+        "/api/cities/paris/status", {"id": "e1", "state": "preparing"}, tokens.paris
+    )
+    client = ws_client(backend_server.ws_url)
     client.hello(since=0, epoch="an-older-history")
     assert client.recv()["type"] == "snapshot"
-    client2 = ws_client(server.ws_url)
+    client2 = ws_client(backend_server.ws_url)
     client2.hello(since=999)
     assert client2.recv()["type"] == "snapshot"
 
 
 def test_state_and_seq_survive_kill_and_restart(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    server.post_json(
+    backend_server.post_json(
         "/api/cities/paris/status",
         {"id": "k1", "state": "delayed", "delay_minutes": 20, "note": "rain"},
         tokens.paris,
     )
-    _, ack = server.post_json(
+    _, ack = backend_server.post_json(
         "/api/cities/berlin/status", {"id": "k2", "state": "cancelled"}, tokens.berlin
     )
-    before = server.get_json("/api/state")
-    server.kill()  # SIGKILL: no graceful shutdown
-    server.start()
-    after = server.get_json("/api/state")
+    before = backend_server.get_json("/api/state")
+    backend_server.kill()  # SIGKILL: no graceful shutdown
+    backend_server.start()
+    after = backend_server.get_json("/api/state")
     assert after["epoch"] == before["epoch"]
     assert after["seq"] == before["seq"] == ack["seq"]
     assert city_in(after, "paris") == city_in(before, "paris")
     assert city_in(after, "berlin")["state"] == "cancelled"
     # A retry of an acknowledged command after the restart is still recognised.
-    _, again = server.post_json(
+    _, again = backend_server.post_json(
         "/api/cities/berlin/status", {"id": "k2", "state": "cancelled"}, tokens.berlin
     )
     assert again["seq"] == ack["seq"]
 
 
 def test_presence_follows_the_coordinators_connection(
-    server: ServerProcess, ws_client: Open, tokens: Tokens
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
-    viewer = ws_client(server.ws_url)
+    viewer = ws_client(backend_server.ws_url)
     viewer.hello()
     viewer.recv()
-    coordinator = ws_client(server.ws_url)
+    coordinator = ws_client(backend_server.ws_url)
     coordinator.hello(tokens.paris)
     online = viewer.recv_until(is_event("presence", "paris"))
     assert online["online"] is True
-    assert city_in(server.get_json("/api/state"), "paris")["online"] is True
+    assert city_in(backend_server.get_json("/api/state"), "paris")["online"] is True
     coordinator.close()
     offline = viewer.recv_until(is_event("presence", "paris"))
     assert offline["online"] is False
     assert offline["seq"] == online["seq"] + 1
-    assert city_in(server.get_json("/api/state"), "paris")["online"] is False
+    assert city_in(backend_server.get_json("/api/state"), "paris")["online"] is False
 
 
 def test_a_revoked_token_stops_working_on_a_running_server(
-    server: ServerProcess, ws_client: Open, tokens: Tokens, secrets_path: Path
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens, secrets_path: Path
 ) -> None:
-    coordinator = ws_client(server.ws_url)
+    coordinator = ws_client(backend_server.ws_url)
     coordinator.hello(tokens.paris)
     coordinator.recv()
     result = subprocess.run(
@@ -376,7 +393,7 @@ def test_a_revoked_token_stops_working_on_a_running_server(
     assert result.returncode == 0, result.stderr
     coordinator.send(status("r-1", "paris", "live"))
     assert coordinator.recv_until(lambda m: m["type"] == "error")["code"] == "unauthorized"
-    code, _ = server.post_json(
+    code, _ = backend_server.post_json(
         "/api/cities/paris/status", {"id": "r-2", "state": "live"}, tokens.paris
     )
     assert code == 401

@@ -121,6 +121,7 @@ class Plan:
 
 
 Listener = Callable[[StoredEvent], Awaitable[None]]
+ResetListener = Callable[[], Awaitable[None]]
 
 
 class Store(abc.ABC):
@@ -130,6 +131,7 @@ class Store(abc.ABC):
         self.config = config
         self.scripts: dict[str, cues.Script] = {}
         self._listeners: list[Listener] = []
+        self._reset_listeners: list[ResetListener] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -177,6 +179,15 @@ class Store(abc.ABC):
     async def _publish(self, event: StoredEvent) -> None:
         for listener in self._listeners:
             await listener(event)
+
+    def on_reset(self, listener: ResetListener) -> None:
+        """Call ``listener`` when the history is replaced (a new epoch): every client must
+        then take a fresh snapshot."""
+        self._reset_listeners.append(listener)
+
+    async def _notify_reset(self) -> None:
+        for listener in self._reset_listeners:
+            await listener()
 
     # -- shared helpers -----------------------------------------------------------------------
 

@@ -1,0 +1,536 @@
+"""The scale-out store: state, events and idempotency keys in Redis, shared by every process.
+
+- Each command is applied with optimistic locking (``WATCH`` the sequence counter, read, check
+  the rules in Python, then ``MULTI``/``EXEC`` the new state, the event and the audit entry), so
+  the core's rules hold across processes and two GOs with the same ``from`` advance once.
+- Events go to a Redis Stream whose entry ids are ``{seq}-0``: the stream's order is the
+  protocol's order, and ``since`` is answered with one ``XRANGE``. Every process reads the stream
+  and fans out to its own clients. The stream is trimmed to about :data:`STREAM_MAXLEN` entries.
+- The epoch lives in Redis. When Redis comes back empty, the first process to notice writes back
+  the last state it knew under a new epoch (clients then take a fresh snapshot), logging loudly.
+- When Redis is unreachable, commands fail with ``unavailable`` and viewers keep the last state
+  this process knew; the reader reconnects with back-off and catches up from the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from coordinator import cues
+from coordinator.config import Config
+from coordinator.protocol import Command
+from coordinator.rules import Actor, CityStatus
+from coordinator.schedule import iso_utc, parse_iso_utc
+from coordinator.state.base import (
+    MAX_REPLAY_EVENTS,
+    AuditEntry,
+    Outcome,
+    Plan,
+    Snapshot,
+    Store,
+    StoredEvent,
+    StoreError,
+    StoreUnavailable,
+    command_key,
+    status_from_record,
+    status_to_record,
+)
+
+log = logging.getLogger("coordinator.redis")
+
+STREAM_MAXLEN = 10_000
+COMMAND_TTL_S = 24 * 3600
+HEARTBEAT_S = 5.0
+PROCESS_TTL_S = 20
+READ_BLOCK_MS = 1000
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def default_prefix(config: Config) -> str:
+    return f"coordinator:{config.event.id}:"
+
+
+class RedisStore(Store):
+    """Shared state for several processes or hosts."""
+
+    def __init__(self, config: Config, url: str, prefix: str | None = None) -> None:
+        super().__init__(config)
+        self.url = url
+        self.prefix = prefix if prefix is not None else default_prefix(config)
+        self.process_id = f"{os.getpid()}-{secrets.token_hex(3)}"
+        self.epoch = ""
+        # redis-py's asyncio client is loosely typed; these are aioredis.Redis instances.
+        self._redis: Any = None
+        self._reader_redis: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_id = "0-0"
+        # The last state this process knew: served while Redis is away, written back if Redis
+        # comes back empty. Kept up to date from the stream.
+        self._seq = 0
+        self._statuses: dict[str, CityStatus] = {}
+        self._cue_states: dict[str, cues.CueState] = {}
+        self._online: dict[str, bool] = {}
+        self._presence_lock = asyncio.Lock()
+        self._local_coordinators: dict[str, int] = {}
+        self.available = False
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._redis = aioredis.Redis.from_url(
+            self.url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=10,
+            decode_responses=True,
+        )
+        self._reader_redis = aioredis.Redis.from_url(
+            self.url,
+            decode_responses=True,
+            socket_timeout=(READ_BLOCK_MS / 1000) + 3,
+            socket_connect_timeout=2,
+            health_check_interval=10,
+        )
+        try:
+            await self._redis.ping()
+            await self._ensure_epoch()
+            await self._load()
+        except UNAVAILABLE as exc:
+            raise StoreError(f"cannot reach Redis at {_safe_url(self.url)}: {exc}") from None
+        policy = await self._maxmemory_policy()
+        if policy not in (None, "noeviction"):
+            log.warning(
+                "Redis maxmemory-policy is %s: Redis may evict the event's state. "
+                "Set maxmemory-policy noeviction (docs/deploy.md).",
+                policy,
+            )
+        self.available = True
+        self._tasks = [
+            asyncio.create_task(self._read_loop(), name="redis-reader"),
+            asyncio.create_task(self._heartbeat_loop(), name="redis-heartbeat"),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self._leave()
+        for client in (self._redis, self._reader_redis):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    async def _maxmemory_policy(self) -> str | None:
+        try:
+            assert self._redis is not None
+            answer = await self._redis.config_get("maxmemory-policy")
+        except RedisError:
+            return None  # CONFIG may be disabled on managed Redis
+        value = answer.get("maxmemory-policy")
+        return str(value) if value is not None else None
+
+    @property
+    def redis(self) -> Any:
+        assert self._redis is not None, "store is not open"
+        return self._redis
+
+    async def _ensure_epoch(self) -> None:
+        """Adopt the epoch in Redis, or create one (and write back what we knew) if missing."""
+        current = await self.redis.get(self.key("epoch"))
+        if current is not None:
+            new_epoch = str(current)
+            if self.epoch and new_epoch != self.epoch:
+                log.warning(
+                    "the event history in Redis changed epoch %s -> %s", self.epoch, new_epoch
+                )
+            self.epoch = new_epoch
+            return
+        candidate = secrets.token_hex(8)
+        created = await self.redis.set(self.key("epoch"), candidate, nx=True)
+        if created:
+            if self._seq or self._statuses or self._cue_states:
+                log.error(
+                    "REDIS LOST THE EVENT STATE (empty after a restart?). Writing back the last "
+                    "state this process knew (seq %d) under a new epoch %s; clients resync.",
+                    self._seq,
+                    candidate,
+                )
+                await self._write_back()
+            else:
+                log.info("new event history in Redis, epoch %s", candidate)
+            self.epoch = candidate
+        else:
+            again = await self.redis.get(self.key("epoch"))
+            self.epoch = str(again) if again else candidate
+
+    async def _write_back(self) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.key("seq"), self._seq)
+        for city, status in self._statuses.items():
+            pipe.hset(self.key("status"), city, json.dumps(status_to_record(status)))
+        for city, cue in self._cue_states.items():
+            pipe.hset(self.key("cue"), city, json.dumps([cue.index, cue.blank]))
+        await pipe.execute()
+
+    async def _load(self) -> None:
+        """Read the whole state into this process's cache."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.get(self.key("epoch"))
+        pipe.get(self.key("seq"))
+        pipe.hgetall(self.key("status"))
+        pipe.hgetall(self.key("cue"))
+        epoch, seq, statuses, cue_states = await pipe.execute()
+        self.epoch = str(epoch) if epoch else self.epoch
+        self._seq = int(seq or 0)
+        self._statuses = {k: status_from_record(json.loads(v)) for k, v in statuses.items()}
+        self._cue_states = {}
+        for k, v in cue_states.items():
+            index, blank = json.loads(v)
+            self._cue_states[k] = cues.CueState(index=int(index), blank=bool(blank))
+        self._online = await self._presence_map()
+        self._last_id = f"{self._seq}-0"
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def snapshot(self) -> Snapshot:
+        cue_states = {}
+        for city, script in self.scripts.items():
+            state = self._cue_states.get(city, cues.CueState())
+            count = len(script.cues)
+            cue_states[city] = cues.CueState(
+                index=min(state.index, count), blank=state.blank, count=count
+            )
+        return Snapshot(
+            epoch=self.epoch,
+            seq=self._seq,
+            statuses=dict(self._statuses),
+            online=dict(self._online),
+            cues=cue_states,
+        )
+
+    async def events_since(self, seq: int) -> list[StoredEvent] | None:
+        if seq > self._seq or self._seq - seq > MAX_REPLAY_EVENTS:
+            return None
+        if seq == self._seq:
+            return []
+        try:
+            entries = await self.redis.xrange(self.key("events"), min=f"{seq + 1}-0", max="+")
+        except UNAVAILABLE:
+            return None
+        events = [_event_from_entry(fields) for _, fields in entries]
+        if not events or events[0].seq != seq + 1:
+            return None  # trimmed away: the client needs a snapshot
+        return [e for e in events if e.seq <= self._seq]
+
+    async def audit(self, city: str | None = None) -> list[AuditEntry]:
+        try:
+            rows = await self.redis.lrange(self.key("audit"), 0, -1)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable("Redis is unreachable") from exc
+        entries = [_audit_from_json(json.loads(r)) for r in rows]
+        return [e for e in entries if city is None or e.city == city]
+
+    async def cue_log(self, city: str) -> list[cues.CueLogEntry]:
+        try:
+            rows = await self.redis.lrange(self.key(f"cuelog:{city}"), 0, -1)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable("Redis is unreachable") from exc
+        result = []
+        for row in rows:
+            at, index, blank = json.loads(row)
+            result.append(cues.CueLogEntry(at=parse_iso_utc(at), index=index, blank=bool(blank)))
+        return result
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
+        try:
+            return await self._apply(command, actor, now)
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable(
+                "the shared store (Redis) is unreachable; nothing was changed, try again"
+            ) from exc
+
+    async def _apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
+        cmd_key = self.key("cmd:" + command_key(actor, command.id))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self.key("seq"), self.key("epoch"))
+                    if await pipe.get(self.key("epoch")) is None:
+                        await pipe.reset()
+                        await self._ensure_epoch()
+                        continue
+                    seen = await pipe.get(cmd_key)
+                    if seen is not None:
+                        await pipe.reset()
+                        return Outcome(seq=int(seen), event=None)
+                    raw_status = await pipe.hget(self.key("status"), command.city)
+                    raw_cue = await pipe.hget(self.key("cue"), command.city)
+                    seq = int(await pipe.get(self.key("seq")) or 0) + 1
+                    status = (
+                        status_from_record(json.loads(raw_status)) if raw_status else CityStatus()
+                    )
+                    cue_state = cues.CueState()
+                    if raw_cue:
+                        index, blank = json.loads(raw_cue)
+                        cue_state = cues.CueState(index=int(index), blank=bool(blank))
+                    plan = self.plan(command, actor, now, status, cue_state)  # may raise RuleError
+                    pipe.multi()
+                    event = self._queue_event(pipe, plan, seq, now)
+                    self._queue_state(pipe, plan, seq, actor, command.id, now)
+                    pipe.set(cmd_key, seq, ex=COMMAND_TTL_S)
+                    await pipe.execute()
+                    return Outcome(seq=seq, event=event)
+                except WatchError:
+                    continue  # someone else appended first: read again and re-check the rules
+
+    def _queue_event(self, pipe: Any, plan: Plan, seq: int, now: datetime) -> StoredEvent:
+        pipe.set(self.key("seq"), seq)
+        pipe.xadd(
+            self.key("events"),
+            {
+                "seq": seq,
+                "kind": plan.kind,
+                "city": plan.city,
+                "at": iso_utc(now),
+                "data": json.dumps(plan.event_data),
+            },
+            id=f"{seq}-0",
+            maxlen=STREAM_MAXLEN,
+            approximate=True,
+        )
+        return StoredEvent(seq=seq, kind=plan.kind, city=plan.city, at=now, data=plan.event_data)
+
+    def _queue_state(
+        self, pipe: Any, plan: Plan, seq: int, actor: Actor, command_id: str, now: datetime
+    ) -> None:
+        if plan.status is not None:
+            pipe.hset(self.key("status"), plan.city, json.dumps(status_to_record(plan.status)))
+        if plan.cue is not None:
+            pipe.hset(self.key("cue"), plan.city, json.dumps([plan.cue.index, plan.cue.blank]))
+            if plan.cue_log:
+                pipe.rpush(
+                    self.key(f"cuelog:{plan.city}"),
+                    json.dumps([iso_utc(now), plan.cue.index, plan.cue.blank]),
+                )
+        entry = AuditEntry(
+            seq=seq,
+            at=now,
+            role=actor.role.value,
+            actor=actor.name,
+            city=plan.city,
+            kind=plan.kind,
+            before=plan.audit_before,
+            after=plan.audit_after,
+            note=plan.note,
+            command_id=command_id,
+        )
+        pipe.rpush(self.key("audit"), json.dumps(entry.as_dict()))
+
+    # -- presence -----------------------------------------------------------------------------
+    # Each process counts its own coordinator connections per city in one hash field
+    # ("city|process"); a city is online while any live process counts one. A process that
+    # dies stops refreshing its heartbeat key, and the others clear its fields.
+
+    async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
+        async with self._presence_lock:
+            self._local_coordinators[city] = 1 if online else 0
+            try:
+                field = f"{city}|{self.process_id}"
+                if online:
+                    await self.redis.hset(self.key("presence"), field, 1)
+                else:
+                    await self.redis.hdel(self.key("presence"), field)
+                return await self._sync_presence(city, now)
+            except UNAVAILABLE:
+                return None
+
+    async def _presence_map(self) -> dict[str, bool]:
+        fields = await self.redis.hkeys(self.key("presence"))
+        alive = await self._alive_processes()
+        online: dict[str, bool] = {}
+        for raw in fields:
+            city, _, proc = raw.partition("|")
+            if proc in alive:
+                online[city] = True
+        return online
+
+    async def _alive_processes(self) -> set[str]:
+        keys = [k async for k in self.redis.scan_iter(match=self.key("alive:*"), count=100)]
+        return {k.rsplit(":", 1)[1] for k in keys}
+
+    async def _sync_presence(self, city: str, now: datetime) -> StoredEvent | None:
+        """Append a presence event if the city's shared online state differs from the log."""
+        online = (await self._presence_map()).get(city, False)
+        last = await self.redis.hget(self.key("presence_logged"), city)
+        if last is not None and bool(int(last)) == online:
+            return None
+        plan = Plan(
+            kind="presence",
+            city=city,
+            event_data={"online": online},
+            audit_before="",
+            audit_after="",
+            note="",
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(self.key("seq"), self.key("presence_logged"))
+                    logged = await pipe.hget(self.key("presence_logged"), city)
+                    if logged is not None and bool(int(logged)) == online:
+                        await pipe.reset()
+                        return None
+                    seq = int(await pipe.get(self.key("seq")) or 0) + 1
+                    pipe.multi()
+                    event = self._queue_event(pipe, plan, seq, now)
+                    pipe.hset(self.key("presence_logged"), city, int(online))
+                    await pipe.execute()
+                    return event
+                except WatchError:
+                    continue
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.redis.set(self.key(f"alive:{self.process_id}"), 1, ex=PROCESS_TTL_S)
+                await self._reap_dead_processes()
+            except UNAVAILABLE:
+                pass
+            except RedisError as exc:
+                log.warning("presence heartbeat failed: %s", exc)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _reap_dead_processes(self) -> None:
+        alive = await self._alive_processes()
+        alive.add(self.process_id)
+        cities = set()
+        for raw in await self.redis.hkeys(self.key("presence")):
+            city, _, proc = raw.partition("|")
+            if proc not in alive:
+                await self.redis.hdel(self.key("presence"), raw)
+                cities.add(city)
+        for city in cities:
+            await self._sync_presence(city, datetime.now(UTC))
+
+    async def _leave(self) -> None:
+        fields = [f"{city}|{self.process_id}" for city in self._local_coordinators]
+        if fields:
+            await self.redis.hdel(self.key("presence"), *fields)
+        await self.redis.delete(self.key(f"alive:{self.process_id}"))
+        for city in self._local_coordinators:
+            await self._sync_presence(city, datetime.now(UTC))
+
+    # -- the stream reader --------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        """Follow the stream and hand each event to the listeners, in order, forever."""
+        delay_s = 0.2
+        while True:
+            try:
+                assert self._reader_redis is not None
+                answer = await self._reader_redis.xread(
+                    {self.key("events"): self._last_id}, block=READ_BLOCK_MS, count=500
+                )
+                if not self.available:
+                    self.available = True
+                    log.warning("Redis is reachable again; catching up from %s", self._last_id)
+                    await self._check_epoch()
+                delay_s = 0.2
+                for _, entries in answer or []:
+                    for entry_id, fields in entries:
+                        event = _event_from_entry(fields)
+                        self._last_id = entry_id
+                        if event.seq <= self._seq:
+                            continue
+                        self._remember(event)
+                        await self._publish(event)
+                if not answer:
+                    await self._check_epoch()
+            except asyncio.CancelledError:
+                raise
+            except UNAVAILABLE as exc:
+                if self.available:
+                    log.error("Redis is unreachable (%s); serving the last known state", exc)
+                self.available = False
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+            except Exception:
+                log.exception("stream reader failed; retrying")
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+
+    async def _check_epoch(self) -> None:
+        """Notice a Redis that came back empty or was replaced, and recover from it."""
+        before = self.epoch
+        await self._ensure_epoch()
+        if self.epoch != before:
+            await self._load()
+            await self._notify_reset()
+
+    def _remember(self, event: StoredEvent) -> None:
+        self._seq = event.seq
+        data = event.data
+        if event.kind == "status":
+            self._statuses[event.city] = status_from_record(data)
+        elif event.kind == "cue":
+            self._cue_states[event.city] = cues.CueState(
+                index=int(data["index"]), blank=bool(data["blank"])
+            )
+        elif event.kind == "presence":
+            self._online[event.city] = bool(data["online"])
+
+
+def _event_from_entry(fields: dict[str, str]) -> StoredEvent:
+    kind = fields["kind"]
+    if kind not in ("status", "presence", "cue"):
+        raise ValueError(f"unknown event kind {kind!r} in the stream")
+    return StoredEvent(
+        seq=int(fields["seq"]),
+        kind=kind,  # type: ignore[arg-type]  # checked just above
+        city=fields["city"],
+        at=parse_iso_utc(fields["at"]),
+        data=json.loads(fields["data"]),
+    )
+
+
+def _audit_from_json(data: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        seq=data["seq"],
+        at=parse_iso_utc(data["at"]),
+        role=data["role"],
+        actor=data["actor"],
+        city=data["city"],
+        kind=data["kind"],
+        before=data["from"],
+        after=data["to"],
+        note=data["note"],
+        command_id=data["command_id"],
+    )
+
+
+def _safe_url(url: str) -> str:
+    """The Redis URL without its password, for messages and logs."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
