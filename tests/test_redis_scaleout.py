@@ -103,7 +103,7 @@ def test_events_from_both_processes_arrive_in_one_order_everywhere(
         acks.append(ack["seq"])
     seen = []
     for v in viewers:
-        seqs = []
+        seqs: list[int] = []
         while len(seqs) < len(acks):
             m = v.recv()
             if m["type"] == "event" and m["kind"] == "status":
