@@ -181,6 +181,44 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             )
         return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
+    def cue_city(request: Request) -> tuple[str, cues.Script] | Response:
+        city_id = request.path_params["city"]
+        if cfg.city(city_id) is None:
+            return error_response("not_found", f"no city {city_id!r} in this event")
+        script = store.scripts.get(city_id)
+        if script is None:
+            return error_response("not_found", f"{city_id} has no cue script")
+        return city_id, script
+
+    async def cue_log_csv(request: Request) -> Response:
+        found = cue_city(request)
+        if isinstance(found, Response):
+            return found
+        city_id, script = found
+        body = cues.cue_log_csv(await store.cue_log(city_id), script)
+        return PlainTextResponse(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{city_id}-cues.csv"'},
+        )
+
+    async def cue_log_vtt(request: Request) -> Response:
+        found = cue_city(request)
+        if isinstance(found, Response):
+            return found
+        city_id, script = found
+        wanted = request.query_params.get("lang")
+        languages = wanted.split(",") if wanted else list(script.languages)
+        try:
+            body = cues.cue_log_vtt(await store.cue_log(city_id), script, languages)
+        except ValueError as exc:
+            return error_response("invalid", f"lang: {exc}")
+        return PlainTextResponse(
+            body,
+            media_type="text/vtt; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{city_id}-cues.vtt"'},
+        )
+
     async def page(request: Request) -> Response:
         name = request.scope["route"].name
         return HTMLResponse((settings.web_dir / f"{name}.html").read_text(encoding="utf-8"))
@@ -210,6 +248,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/cities/{city}/status", post_status, methods=["POST"]),
         Route("/api/log", api_log),
         Route("/api/log.csv", api_log),
+        Route("/api/cues/{city}/log.csv", cue_log_csv),
+        Route("/api/cues/{city}/log.vtt", cue_log_vtt),
         WebSocketRoute("/ws", hub.endpoint),
         Mount("/static", StaticFiles(directory=settings.web_dir), name="static"),
     ]

@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (add, listing, revoke):
         action.add_argument("--secrets", type=Path, default=None, help="token hashes file")
 
+    cue_cmd = sub.add_parser("cues", help="surtitle cue scripts")
+    cue_sub = cue_cmd.add_subparsers(title="cue commands", metavar="ACTION")
+    check_cues = cue_sub.add_parser(
+        "check", help="validate a script: one CSV/TSV/YAML file, or SRT/VTT files (name.LANG.srt)"
+    )
+    check_cues.add_argument("files", nargs="+", type=Path)
+    check_cues.set_defaults(handler=cmd_cues_check)
+
     check = sub.add_parser("check-config", help="validate a config file and print the schedule")
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
     check.set_defaults(handler=cmd_check_config)
@@ -254,3 +262,12 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
         return 1
     print(f"revoked {args.token_id}")
     return 0
+
+
+def cmd_cues_check(args: argparse.Namespace) -> int:
+    from coordinator import cues
+
+    ok, lines = cues.check_files(args.files)
+    for line in lines:
+        print(line)
+    return 0 if ok else 1

@@ -12,8 +12,9 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from coordinator.cues import CUE_ACTIONS, CueAction
 from coordinator.rules import State
 
 MAX_MESSAGE_BYTES = 4096
@@ -33,8 +34,6 @@ ERROR_CODES = (
     "rate_limited",
     "unavailable",
 )
-CUE_ACTIONS = ("next", "prev", "goto", "blank", "unblank")
-CueAction = Literal["next", "prev", "goto", "blank", "unblank"]
 
 _CHANNEL_RE = re.compile(r"^(status|cues):(\*|[a-z0-9-]{1,40})$")
 # Control characters other than a line break have no business in a note, and lone surrogates

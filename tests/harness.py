@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,6 +207,38 @@ class WsClient:
             if predicate(message):
                 return message
             seen.append(str(message.get("type")))
+
+    def collect(
+        self, predicates: dict[str, Callable[[dict[str, Any]], bool]], timeout_s: float = 5.0
+    ) -> dict[str, dict[str, Any]]:
+        """Read until each named predicate has matched once, in whatever order they come."""
+        found: dict[str, dict[str, Any]] = {}
+        deadline = time.monotonic() + timeout_s
+        while len(found) < len(predicates):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"within {timeout_s}s only {sorted(found)} arrived")
+            try:
+                message = self.recv(remaining)
+            except TimeoutError:
+                continue
+            for name, predicate in predicates.items():
+                if name not in found and predicate(message):
+                    found[name] = message
+                    break
+        return found
+
+    def wait_closed(self, timeout_s: float = 10.0) -> int | None:
+        """Read until the server closes the connection; return its close code."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                self.conn.recv(timeout=max(0.01, deadline - time.monotonic()))
+            except TimeoutError:
+                continue
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd is not None else None
+        raise AssertionError(f"the connection was still open after {timeout_s}s")
 
     def expect_silence(self, timeout_s: float = 0.5) -> None:
         try:

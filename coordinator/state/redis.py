@@ -330,7 +330,9 @@ class RedisStore(Store):
             if plan.cue_log:
                 pipe.rpush(
                     self.key(f"cuelog:{plan.city}"),
-                    json.dumps([iso_utc(now), plan.cue.index, plan.cue.blank]),
+                    json.dumps(
+                        [now.isoformat(), plan.cue.index, plan.cue.blank]
+                    ),  # to the µs: cue timings,
                 )
         entry = AuditEntry(
             seq=seq,

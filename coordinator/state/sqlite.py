@@ -318,7 +318,13 @@ class SqliteStore(Store):
             if plan.cue_log:
                 conn.execute(
                     "INSERT INTO cue_log VALUES (?, ?, ?, ?, ?)",
-                    (seq, plan.city, iso_utc(now), plan.cue.index, int(plan.cue.blank)),
+                    (
+                        seq,
+                        plan.city,
+                        now.isoformat(),
+                        plan.cue.index,
+                        int(plan.cue.blank),
+                    ),  # µs: timings
                 )
         conn.execute(
             "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
