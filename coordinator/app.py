@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from coordinator import auth, cues, pages, protocol, schedule, views
+from coordinator import auth, cues, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
 from coordinator.logs import AccessLog
 from coordinator.protocol import ProtocolError, StatusCommand
@@ -221,7 +221,22 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
     async def page(request: Request) -> Response:
         name = request.scope["route"].name
+        city_id = request.path_params.get("city")
+        if city_id is not None and cfg.city(city_id) is None:
+            return PlainTextResponse(f"no city {city_id!r} in this event", status_code=404)
         return HTMLResponse((settings.web_dir / f"{name}.html").read_text(encoding="utf-8"))
+
+    async def follow_qr(request: Request) -> Response:
+        """A QR code (SVG) of the city's /follow page, for the projector before the reading."""
+        city_id = request.path_params["city"]
+        if cfg.city(city_id) is None:
+            return PlainTextResponse(f"no city {city_id!r} in this event", status_code=404)
+        base = cfg.event.public_url or str(request.base_url).rstrip("/")
+        return Response(
+            qr.qr_svg(f"{base}/follow/{city_id}"),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "max-age=300"},
+        )
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -242,6 +257,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     routes = [
         Route("/", index),
         Route("/coordinator", page, name="coordinator"),
+        Route("/operator/{city}", page, name="operator"),
+        Route("/display/{city}", page, name="display"),
+        Route("/follow/{city}", page, name="follow"),
+        Route("/cities/{city}/follow-qr.svg", follow_qr),
         Route("/healthz", healthz),
         Route("/api/cities", api_cities),
         Route("/api/state", api_state),
