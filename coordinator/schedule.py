@@ -134,3 +134,20 @@ def parse_iso_utc(text: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"{text!r} has no UTC offset")
     return parsed.astimezone(UTC)
+
+
+def transitions(tz_name: str, start_utc: datetime, end_utc: datetime) -> list[datetime]:
+    """The UTC instants in ``[start_utc, end_utc)`` at which ``tz_name`` changes its UTC offset,
+    its daylight-saving flag or its abbreviation, as the tz database pytz ships records them.
+
+    A change of abbreviation or flag alone counts (America/Winnipeg going from CDT to a
+    permanent -05:00 in November 2026 keeps its offset). Read the state on each side with
+    :func:`utc_to_local` at the instant and just before it. A fixed-offset zone (``UTC``,
+    ``Etc/GMT-3``) has none. pytz's table ends in 2037. Raises :class:`UnknownTimeZone`.
+    """
+    if start_utc.tzinfo is None or end_utc.tzinfo is None:
+        raise ValueError("start_utc and end_utc must be aware")
+    # DstTzInfo zones keep their table as naive UTC datetimes; static zones have no table.
+    table: list[datetime] = getattr(zone(tz_name), "_utc_transition_times", [])
+    instants = (naive.replace(tzinfo=UTC) for naive in table)
+    return [t for t in instants if start_utc <= t < end_utc]
