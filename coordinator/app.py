@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,10 +26,11 @@ from coordinator.logs import AccessLog
 from coordinator.protocol import ProtocolError, StatusCommand
 from coordinator.realtime import PUBLIC, Hub
 from coordinator.rules import Role
-from coordinator.state.base import Store
+from coordinator.state.base import ScriptUpload, Store
 from coordinator.state.sqlite import SqliteStore
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+log = logging.getLogger("coordinator")
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,13 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        for city_id, upload in (await store.stored_scripts()).items():
+            if cfg.city(city_id) is None:
+                continue
+            try:
+                store.set_script(city_id, upload.parse(city_id))
+            except cues.ScriptError as exc:
+                log.error("the uploaded script of %s no longer loads: %s", city_id, exc)
         try:
             yield
         finally:
@@ -219,6 +228,63 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             headers={"Content-Disposition": f'attachment; filename="{city_id}-cues.vtt"'},
         )
 
+    async def get_script(request: Request) -> Response:
+        found = cue_city(request)
+        if isinstance(found, Response):
+            return found
+        city_id, script = found
+        record = bearer(request)
+        if record is None:
+            return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        if not record.actor().may_cue(city_id):
+            return error_response("forbidden", f"only {city_id}'s operator or an admin")
+        return JSONResponse(script.as_json())
+
+    async def put_script(request: Request) -> Response:
+        """An admin replaces a city's script; the channel keeps its position."""
+        city_id = request.path_params["city"]
+        if cfg.city(city_id) is None:
+            return error_response("not_found", f"no city {city_id!r} in this event")
+        record = bearer(request)
+        if record is None:
+            return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        if record.role is not Role.ADMIN:
+            return error_response("forbidden", "only an admin uploads scripts")
+        body = await request.body()
+        if len(body) > MAX_SCRIPT_BYTES:
+            return error_response("invalid", f"the script is over {MAX_SCRIPT_BYTES} bytes")
+        try:
+            upload, script = script_upload(
+                city_id, request.headers.get("content-type", ""), request, body
+            )
+        except cues.ScriptError as exc:
+            return JSONResponse(
+                {"type": "error", "id": None, "code": "invalid", "message": exc.problems[0],
+                 "problems": exc.problems},
+                status_code=400,
+            )  # fmt: skip
+        except ProtocolError as exc:
+            return error_response(exc.code, exc.message)
+        except ValueError as exc:
+            return error_response("invalid", str(exc))
+        current = (await store.snapshot()).cues.get(city_id, cues.CueState())
+        await store.save_script(city_id, upload)
+        store.set_script(city_id, script)
+        # Re-show the same position with the new text: one cue event, in seq order, for all.
+        reload = protocol.CueCommand(
+            id=f"script-{script.version}",
+            city=city_id,
+            action="goto",
+            index=min(current.index, len(script.cues)),
+        )
+        reply = await hub.execute(reload, record)
+        if reply["type"] == "error":
+            return error_response(reply["code"], reply["message"])
+        return JSONResponse(
+            {**reply, "count": len(script.cues), "version": script.version,
+             "languages": list(script.languages)}
+        )  # fmt: skip
+
     async def page(request: Request) -> Response:
         name = request.scope["route"].name
         city_id = request.path_params.get("city")
@@ -269,6 +335,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/log.csv", api_log),
         Route("/api/cues/{city}/log.csv", cue_log_csv),
         Route("/api/cues/{city}/log.vtt", cue_log_vtt),
+        Route("/api/cues/{city}/script", get_script, methods=["GET"]),
+        Route("/api/cues/{city}/script", put_script, methods=["PUT"]),
         WebSocketRoute("/ws", hub.endpoint),
         Mount("/static", StaticFiles(directory=settings.web_dir), name="static"),
     ]
@@ -278,6 +346,43 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.state.store = store
     app.state.hub = hub
     return app
+
+
+MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+SCRIPT_CONTENT_TYPES = {
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/yaml": "yaml",
+    "application/x-yaml": "yaml",
+    "text/yaml": "yaml",
+}
+
+
+def script_upload(
+    city_id: str, content_type: str, request: Request, body: bytes
+) -> tuple[ScriptUpload, cues.Script]:
+    """Read an upload: a CSV/TSV/YAML body (its type from Content-Type or ``?format=``), or
+    JSON ``{"format": "srt"|"vtt", "files": {"en": "...", "fr": "..."}}``. Raises ValueError
+    or ``cues.ScriptError``."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "application/json":
+        data = protocol.decode_json_document(body)
+        if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+            raise ValueError('a JSON upload is {"format": "srt", "files": {"en": ..., "fr": ...}}')
+        kind = str(data.get("format", ""))
+        files = data["files"]
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            raise ValueError("files: each language maps to the text of its file")
+    else:
+        kind = request.query_params.get("format") or SCRIPT_CONTENT_TYPES.get(media, "")
+        if not kind:
+            raise ValueError("say the format: Content-Type text/csv, or ?format=csv|tsv|yaml")
+        try:
+            files = {"": body.decode("utf-8")}
+        except UnicodeDecodeError as exc:
+            raise cues.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None
+    script = cues.parse_upload(kind, files, name=f"{city_id}-upload")
+    return ScriptUpload(kind=kind, files=files, version=script.version), script
 
 
 def audit_csv(rows: list[dict[str, Any]]) -> str:

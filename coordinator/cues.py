@@ -65,8 +65,11 @@ every other ``&``, ``<`` and ``>`` is escaped.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import html
 import io
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -118,6 +121,29 @@ class Script:
     def blank_count(self) -> int:
         """How many cues show nothing in any language."""
         return sum(1 for cue in self.cues if not any(cue.text.values()))
+
+    @functools.cached_property
+    def version(self) -> str:
+        """A short hash of the cues' content: processes compare it to know they show the same
+        script (an upload on one process reaches the others through it)."""
+        body = json.dumps(
+            [self.languages, [[c.label, dict(c.text), c.notes] for c in self.cues]],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()[:12]
+
+    def as_json(self) -> dict[str, Any]:
+        """The whole script, operator notes included (for staff only)."""
+        return {
+            "version": self.version,
+            "languages": list(self.languages),
+            "source": self.source,
+            "cues": [
+                {"number": c.number, "label": c.label, "text": dict(c.text), "notes": c.notes}
+                for c in self.cues
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -192,6 +218,45 @@ def load_script(source: Path | Mapping[str, Path]) -> Script:
     if kind == "yaml":
         return parse_yaml(text, str(path))
     return parse_delimited(text, str(path), "," if kind == "csv" else "\t")
+
+
+UPLOAD_KINDS = ("csv", "tsv", "yaml", "srt", "vtt")
+
+
+def parse_upload(kind: str, files: Mapping[str, str], name: str = "upload") -> Script:
+    """A script from uploaded text instead of files: ``kind`` csv, tsv or yaml with one text
+    (any key), or srt or vtt with one text per language. Raises :class:`ScriptError`."""
+    if kind not in UPLOAD_KINDS:
+        raise ScriptError([f"{name}: unknown format {kind!r} (use {', '.join(UPLOAD_KINDS)})"])
+    if not files:
+        raise ScriptError([f"{name}: no script text given"])
+    if kind in ("csv", "tsv", "yaml"):
+        if len(files) != 1:
+            raise ScriptError([f"{name}: a {kind} script is one text holding every language"])
+        text = next(iter(files.values()))
+        source = f"{name}.{kind}"
+        if kind == "yaml":
+            return parse_yaml(text, source)
+        return parse_delimited(text, source, "," if kind == "csv" else "\t")
+    problems: list[str] = []
+    parsed: dict[str, tuple[str, list[SubtitleCue]]] = {}
+    for language, text in files.items():
+        source = f"{name}.{language}.{kind}"
+        if not LANGUAGE_RE.fullmatch(language):
+            problems.append(f"{source}: {language!r} is not a language code such as en or fr")
+            continue
+        try:
+            track = parse_srt(text, source) if kind == "srt" else parse_vtt(text, source)
+        except ScriptError as exc:
+            problems.extend(exc.problems)
+            continue
+        if not track:
+            problems.append(f"{source}: no cues")
+            continue
+        parsed[language] = (source, track)
+    if problems:
+        raise ScriptError(problems)
+    return align(parsed)
 
 
 def _unknown_format(suffix: str) -> str:
@@ -764,6 +829,7 @@ def cue_view(script: Script | None, state: CueState, *, with_next: bool) -> dict
         "index": state.index,
         "count": state.count,
         "blank": state.blank,
+        "version": script.version if script is not None else "",
         "languages": list(script.languages) if script is not None else [],
         "text": dict(current.text) if current is not None and shown else {},
     }

@@ -118,6 +118,12 @@ def decode_json(text: str | bytes) -> Any:
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    return decode_json_document(text)
+
+
+def decode_json_document(text: str | bytes) -> Any:
+    """Strict JSON as :func:`decode_json`, without the message size limit (for uploads whose
+    size the caller bounds)."""
     try:
         value = json.loads(
             text,

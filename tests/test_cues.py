@@ -15,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coordinator import cues
-from coordinator.cues import CueLogEntry, CueState, Script, ScriptError, apply_cue, cue_view
+from coordinator.cues import (
+    CueLogEntry,
+    CueState,
+    Script,
+    ScriptError,
+    apply_cue,
+    cue_view,
+    parse_upload,
+)
 from coordinator.rules import RuleError
 from tests.harness import ROOT
 
@@ -489,7 +497,36 @@ def script() -> Script:
 
 def test_view_before_the_first_cue(script: Script) -> None:
     view = cue_view(script, CueState(count=6), with_next=False)
-    assert view == {"index": 0, "count": 6, "blank": False, "languages": list(LANGS), "text": {}}
+    assert view == {
+        "index": 0,
+        "count": 6,
+        "blank": False,
+        "version": script.version,
+        "languages": list(LANGS),
+        "text": {},
+    }
+
+
+def test_script_version_follows_the_content(script: Script) -> None:
+    same = parse_upload("csv", {"": (DATA / "reading.csv").read_text(encoding="utf-8")})
+    assert same.version == script.version
+    edited = parse_upload(
+        "csv",
+        {"": (DATA / "reading.csv").read_text(encoding="utf-8").replace("Bienvenue", "Salut")},
+    )
+    assert edited.version != script.version
+
+
+def test_upload_of_a_subtitle_pair_and_its_errors() -> None:
+    files = {
+        lang: (DATA / f"reading.{lang}.srt").read_text(encoding="utf-8") for lang in ("en", "fr")
+    }
+    pair = parse_upload("srt", files)
+    assert pair.languages == ("en", "fr")
+    with pytest.raises(ScriptError, match="unknown format"):
+        parse_upload("docx", files)
+    with pytest.raises(ScriptError, match=r"upload\.fr\.srt"):
+        parse_upload("srt", {"en": files["en"], "fr": "1\nnot a timing\nBonjour\n"})
 
 
 def test_audience_view_shows_the_current_cue_and_nothing_for_the_operator(script: Script) -> None:

@@ -280,3 +280,65 @@ def test_two_workers_on_one_host_share_the_state(
     assert code == 200
     for v in viewers:
         assert v.recv_until(is_status("paris", "live"))["seq"] == ack["seq"]
+
+
+def test_two_simultaneous_gos_on_two_processes_advance_once(
+    server_factory: Start,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    ws_client: Open,
+    tokens: Tokens,
+) -> None:
+    one = start_on(server_factory, redis_server, tmp_path, "one")
+    two = start_on(server_factory, redis_server, tmp_path, "two")
+    operators = [ws_client(one.ws_url), ws_client(two.ws_url)]
+    for op in operators:
+        op.hello(tokens.paris_operator)
+        op.recv_until(lambda m: m["type"] == "snapshot")
+    for round_ in range(5):  # both press GO on the same line, five lines in a row
+        for n, op in enumerate(operators):
+            op.send(
+                {
+                    "type": "cue",
+                    "id": f"go-{round_}-{n}",
+                    "city": "paris",
+                    "action": "next",
+                    "from": round_,
+                }
+            )
+        replies = [op.recv_until(lambda m: m["type"] in ("ack", "error")) for op in operators]
+        assert sorted(r["type"] for r in replies) == ["ack", "error"], replies
+        assert next(r for r in replies if r["type"] == "error")["code"] == "conflict"
+    wait_until(lambda: one.get_json("/api/state")["cues"]["paris"]["index"] == 5)
+    assert two.get_json("/api/state")["cues"]["paris"]["index"] == 5
+
+
+def test_a_script_uploaded_through_one_process_reaches_the_other(
+    server_factory: Start,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    ws_client: Open,
+    tokens: Tokens,
+) -> None:
+    from tests.harness import http_request
+
+    one = start_on(server_factory, redis_server, tmp_path, "one")
+    two = start_on(server_factory, redis_server, tmp_path, "two")
+    screen = ws_client(two.ws_url)
+    screen.hello(channels=["cues:paris"])
+    screen.recv()
+    status, _, _ = http_request(
+        "PUT",
+        one.url + "/api/cues/paris/script",
+        headers={"Authorization": f"Bearer {tokens.admin}", "Content-Type": "text/csv"},
+        body=b"n,en,fr\n1,One,Un\n2,Two,Deux\n",
+    )
+    assert status == 200
+    reloaded = screen.recv_until(lambda m: m["type"] == "event" and m["kind"] == "cue")
+    assert reloaded["count"] == 2
+    # A GO through the other process uses the new script.
+    op = ws_client(two.ws_url)
+    op.hello(tokens.paris_operator)
+    op.send({"type": "cue", "id": "g1", "city": "paris", "action": "next"})
+    shown = screen.recv_until(lambda m: m["type"] == "event" and m["kind"] == "cue")
+    assert (shown["index"], shown["text"]["fr"]) == (1, "Un")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import Any
 
 from coordinator import cues
 from tests.conftest import Tokens
-from tests.harness import ROOT, SHIPPED_CONFIG, ServerProcess, WsClient
+from tests.harness import ROOT, SHIPPED_CONFIG, ServerProcess, WsClient, http_request
 
 Open = Callable[..., WsClient]
 DEMO = cues.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
@@ -244,3 +245,82 @@ def test_cues_check_command(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert f"{broken}:3:" in bad.stdout
     assert "Traceback" not in bad.stderr
+
+
+NEW_SCRIPT = (
+    "n,en,fr\n1,First line,Première ligne\n2,Second line,Deuxième ligne\n3,Third,Troisième\n"
+)
+
+
+def put_script(
+    server: ServerProcess, token: str, body: bytes, content_type: str = "text/csv"
+) -> tuple[int, dict[str, Any]]:
+    status, _, raw = http_request(
+        "PUT",
+        server.url + "/api/cues/paris/script",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        body=body,
+    )
+    return status, json.loads(raw)
+
+
+def test_an_admin_uploads_a_new_script_and_the_position_is_kept(
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
+) -> None:
+    op = operator(ws_client, backend_server, tokens.paris_operator)
+    op.send(cue("u-1", "goto", index=2))
+    op.recv_until(lambda m: m["type"] == "ack")
+    screen, _ = display(ws_client, backend_server)
+    status, body = put_script(backend_server, tokens.paris_operator, NEW_SCRIPT.encode())
+    assert (status, body["code"]) == (403, "forbidden")
+    status, body = put_script(backend_server, tokens.admin, b"n,en,fr\n1,Hello,\n")
+    assert status == 400
+    assert body["code"] == "invalid"
+    assert "paris-upload.csv:2" in body["message"]
+    status, body = put_script(backend_server, tokens.admin, NEW_SCRIPT.encode())
+    assert status == 200, body
+    assert body["type"] == "ack"
+    assert body["count"] == 3
+    shown = screen.recv_until(is_cue())
+    assert (shown["index"], shown["count"]) == (2, 3)
+    assert shown["text"]["fr"] == "Deuxième ligne"
+    # Staff read the whole script with notes; the public cannot.
+    status, _, raw = backend_server.get(
+        "/api/cues/paris/script", {"Authorization": f"Bearer {tokens.paris_operator}"}
+    )
+    assert status == 200
+    assert [c["text"]["fr"] for c in json.loads(raw)["cues"]][-1] == "Troisième"
+    assert backend_server.get("/api/cues/paris/script")[0] == 401
+    # The upload survives a restart.
+    backend_server.kill()
+    backend_server.start()
+    snap = backend_server.get_json("/api/state")
+    assert (snap["cues"]["paris"]["count"], snap["cues"]["paris"]["text"]["fr"]) == (
+        3,
+        "Deuxième ligne",
+    )
+
+
+def test_a_subtitle_pair_upload(backend_server: ServerProcess, tokens: Tokens) -> None:
+    srt = {
+        "en": "1\n00:00:01,000 --> 00:00:02,000\nHello\n\n2\n00:00:03,000 --> 00:00:04,000\n<i>Bye</i>\n",
+        "fr": "1\n00:00:01,000 --> 00:00:02,000\nBonjour\n\n2\n00:00:03,000 --> 00:00:04,000\n<i>Au revoir</i>\n",
+    }
+    body = json.dumps({"format": "srt", "files": srt}).encode()
+    status, reply = put_script(backend_server, tokens.admin, body, "application/json")
+    assert status == 200, reply
+    assert reply["languages"] == ["en", "fr"]
+    srt["fr"] = srt["fr"].split("\n\n")[0] + "\n"  # the French file lost its second cue
+    body = json.dumps({"format": "srt", "files": srt}).encode()
+    status, reply = put_script(backend_server, tokens.admin, body, "application/json")
+    assert status == 400
+    assert "paris-upload.fr.srt" in " ".join(reply["problems"])
+
+
+def test_follow_qr_code_and_unknown_city_pages(server: ServerProcess) -> None:
+    status, headers, body = server.get("/cities/paris/follow-qr.svg")
+    assert status == 200
+    assert headers["content-type"].startswith("image/svg+xml")
+    assert body.startswith(b"<?xml")
+    assert server.get("/cities/lyon/follow-qr.svg")[0] == 404
+    assert server.get("/display/lyon")[0] == 404

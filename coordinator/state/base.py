@@ -12,6 +12,7 @@ backend, so the rules cannot drift between them.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -120,6 +121,27 @@ class Plan:
     cue_log: bool = False
 
 
+@dataclass(frozen=True)
+class ScriptUpload:
+    """A script uploaded over HTTP, kept by the store so it survives restarts and reaches
+    every process: its format, its text (one per language for SRT/VTT) and its version."""
+
+    kind: str
+    files: Mapping[str, str]
+    version: str
+
+    def parse(self, city: str) -> cues.Script:
+        return cues.parse_upload(self.kind, self.files, name=f"{city}-upload")
+
+    def as_json(self) -> str:
+        return json.dumps({"kind": self.kind, "files": dict(self.files), "version": self.version})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ScriptUpload:
+        data = json.loads(text)
+        return cls(kind=data["kind"], files=data["files"], version=data["version"])
+
+
 Listener = Callable[[StoredEvent], Awaitable[None]]
 ResetListener = Callable[[], Awaitable[None]]
 
@@ -165,6 +187,14 @@ class Store(abc.ABC):
     async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
         """Apply a command atomically through the rules, or raise ``RuleError`` and change
         nothing. The event is durable before this returns and before listeners hear of it."""
+
+    @abc.abstractmethod
+    async def save_script(self, city: str, upload: ScriptUpload) -> None:
+        """Keep an uploaded script (replacing the config's) for every process and restart."""
+
+    @abc.abstractmethod
+    async def stored_scripts(self) -> dict[str, ScriptUpload]:
+        """The uploaded scripts, by city."""
 
     @abc.abstractmethod
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:

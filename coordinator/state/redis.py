@@ -30,7 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coordinator import cues
 from coordinator.config import Config
-from coordinator.protocol import Command
+from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
 from coordinator.schedule import iso_utc, parse_iso_utc
 from coordinator.state.base import (
@@ -38,6 +38,7 @@ from coordinator.state.base import (
     AuditEntry,
     Outcome,
     Plan,
+    ScriptUpload,
     Snapshot,
     Store,
     StoredEvent,
@@ -293,6 +294,8 @@ class RedisStore(Store):
                     if raw_cue:
                         index, blank = json.loads(raw_cue)
                         cue_state = cues.CueState(index=int(index), blank=bool(blank))
+                    if isinstance(command, CueCommand):
+                        await self._follow_script(command.city)
                     plan = self.plan(command, actor, now, status, cue_state)  # may raise RuleError
                     pipe.multi()
                     event = self._queue_event(pipe, plan, seq, now)
@@ -347,6 +350,36 @@ class RedisStore(Store):
             command_id=command_id,
         )
         pipe.rpush(self.key("audit"), json.dumps(entry.as_dict()))
+
+    # -- uploaded scripts ---------------------------------------------------------------------
+
+    async def save_script(self, city: str, upload: ScriptUpload) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.hset(self.key("scripts"), city, upload.as_json())
+            pipe.hset(self.key("script_version"), city, upload.version)
+            await pipe.execute()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable("Redis is unreachable; the script was not saved") from exc
+
+    async def stored_scripts(self) -> dict[str, ScriptUpload]:
+        rows = await self.redis.hgetall(self.key("scripts"))
+        return {city: ScriptUpload.from_json(data) for city, data in rows.items()}
+
+    async def _follow_script(self, city: str, version: str | None = None) -> None:
+        """Load the uploaded script of ``city`` when another process replaced it."""
+        if version is None:
+            version = await self.redis.hget(self.key("script_version"), city)
+        local = self.scripts.get(city)
+        if not version or (local is not None and local.version == version):
+            return
+        raw = await self.redis.hget(self.key("scripts"), city)
+        if raw is None:
+            return
+        try:
+            self.set_script(city, ScriptUpload.from_json(raw).parse(city))
+        except Exception:
+            log.exception("cannot load the uploaded script of %s", city)
 
     # -- presence -----------------------------------------------------------------------------
     # Each process counts its own coordinator connections per city in one hash field
@@ -464,6 +497,8 @@ class RedisStore(Store):
                         self._last_id = entry_id
                         if event.seq <= self._seq:
                             continue
+                        if event.kind == "cue" and event.data.get("version"):
+                            await self._follow_script(event.city, str(event.data["version"]))
                         self._remember(event)
                         await self._publish(event)
                 if not answer:

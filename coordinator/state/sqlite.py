@@ -28,6 +28,7 @@ from coordinator.state.base import (
     AuditEntry,
     Outcome,
     Plan,
+    ScriptUpload,
     Snapshot,
     Store,
     StoredEvent,
@@ -58,6 +59,7 @@ CREATE TABLE IF NOT EXISTS cue_log (
     seq INTEGER PRIMARY KEY, city TEXT NOT NULL, at TEXT NOT NULL,
     idx INTEGER NOT NULL, blank INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cue_log_city ON cue_log (city, seq);
+CREATE TABLE IF NOT EXISTS scripts (city TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
 
@@ -341,6 +343,21 @@ class SqliteStore(Store):
                 command_id,
             ),
         )
+
+    async def save_script(self, city: str, upload: ScriptUpload) -> None:
+        await self._run(self._save_script_sync, city, upload)
+
+    def _save_script_sync(self, city: str, upload: ScriptUpload) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO scripts VALUES (?, ?)", (city, upload.as_json()))
+
+    async def stored_scripts(self) -> dict[str, ScriptUpload]:
+        return await self._run(self._stored_scripts_sync)
+
+    def _stored_scripts_sync(self) -> dict[str, ScriptUpload]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT city, data FROM scripts")
+        return {city: ScriptUpload.from_json(data) for city, data in rows}
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:
