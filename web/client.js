@@ -1,6 +1,10 @@
 // The shared websocket client of every page: hello with since/epoch, reconnection with
 // exponential back-off and jitter, gap detection, and commands that survive a reconnect
 // (re-sent with the same id, which the server applies once).
+//
+// "Synced" (connection state "live") means the page holds the server's whole state: after a
+// snapshot, or once a replay has reached the seq the welcome announced. Until then the state
+// is "connecting" or "reconnecting", and pages must not present what they hold as live.
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 30000;
@@ -15,6 +19,11 @@ export class LiveClient {
    * @param {(msg: object) => void} [options.onEvent]
    * @param {(msg: object) => void} [options.onReply]  ack and error messages
    * @param {(state: string) => void} [options.onConnection]  "connecting" | "live" | "reconnecting"
+   * @param {number} [options.minDelayMs]  first reconnect back-off (default 500), doubling...
+   * @param {number} [options.maxDelayMs]  ...up to this (default 30000)
+   * @param {number} [options.heartbeatMs]  0 (default): off. Otherwise send a ping this often
+   *   while synced, and treat the connection as lost when a ping gets no answer within as long
+   *   (a phone in a tunnel keeps a dead socket "open" for minutes).
    */
   constructor(options) {
     this.options = options;
@@ -26,37 +35,49 @@ export class LiveClient {
     this.nextId = 1;
     this.stopped = false;
     this.synced = false;
+    this.connection = null;
+    this.minDelayMs = options.minDelayMs ?? MIN_DELAY_MS;
+    this.maxDelayMs = options.maxDelayMs ?? MAX_DELAY_MS;
+    this.heartbeatMs = options.heartbeatMs || 0;
+    this._target = null; // the seq the welcome announced: synced once a replay reaches it
+    this._retry = null;
+    this._beat = null;
+    this._pingSent = null;
   }
 
   connect() {
     this.stopped = false;
+    clearTimeout(this._retry);
+    this._retry = null;
     this._setConnection(this.attempt === 0 ? "connecting" : "reconnecting");
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws = ws;
+    this._target = null;
     ws.addEventListener("open", () => {
+      if (this.ws !== ws) return;
       const hello = { type: "hello" };
       const token = this.options.token ? this.options.token() : null;
       if (token) hello.token = token;
       if (this.seq !== null) { hello.since = this.seq; hello.epoch = this.epoch; }
       if (this.options.channels) hello.channels = this.options.channels;
       ws.send(JSON.stringify(hello));
+      // The server answers messages in order, after the catch-up it sends for hello: this
+      // pong marks the end of a replay even when none of it was on this client's channels.
+      ws.send(JSON.stringify({ type: "ping" }));
     });
-    ws.addEventListener("message", (e) => this._onMessage(JSON.parse(e.data)));
-    ws.addEventListener("close", () => {
+    ws.addEventListener("message", (e) => {
       if (this.ws !== ws) return;
-      this.ws = null;
-      this.synced = false;
-      if (this.stopped) return;
-      this._setConnection("reconnecting");
-      const delay = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** this.attempt);
-      this.attempt += 1;
-      setTimeout(() => this.connect(), delay / 2 + Math.random() * delay / 2);
+      this._pingSent = null;
+      this._onMessage(JSON.parse(e.data));
     });
+    ws.addEventListener("close", () => this._drop(ws));
   }
 
   close() {
     this.stopped = true;
+    clearTimeout(this._retry);
+    this._retry = null;
     if (this.ws) this.ws.close();
   }
 
@@ -67,6 +88,19 @@ export class LiveClient {
     this.pending.set(id, full);
     if (this.ws && this.synced) this.ws.send(JSON.stringify(full));
     return id;
+  }
+
+  _drop(ws) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.synced = false;
+    this._stopHeartbeat();
+    if (ws.readyState !== WebSocket.CLOSED) ws.close();
+    if (this.stopped) return;
+    this._setConnection("reconnecting");
+    const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this.attempt);
+    this.attempt += 1;
+    this._retry = setTimeout(() => this.connect(), delay / 2 + Math.random() * delay / 2);
   }
 
   _setConnection(state) {
@@ -80,6 +114,14 @@ export class LiveClient {
       case "welcome":
         if (this.epoch !== null && msg.epoch !== this.epoch) this.seq = null;
         this.epoch = msg.epoch;
+        if (this.seq !== null && msg.seq < this.seq) {
+          // The server's history is behind ours (restored from a backup?): what we hold
+          // cannot be trusted. Forget it and reconnect for a snapshot.
+          this.seq = null;
+          this.ws.close();
+          return;
+        }
+        this._target = msg.seq;
         if (o.onWelcome) o.onWelcome(msg);
         break;
       case "snapshot":
@@ -96,8 +138,15 @@ export class LiveClient {
           return;
         }
         this.seq = msg.seq;
-        if (!this.synced) this._synced();
+        // Everything: synced once the replay reaches the welcome's seq. Some channels only:
+        // their events skip numbers, so the first one (or the pong) has to do.
+        if (!this.synced && (o.channels || this._target === null || msg.seq >= this._target)) {
+          this._synced();
+        }
         if (o.onEvent) o.onEvent(msg);
+        break;
+      case "pong":
+        if (!this.synced && this._target !== null && this.seq !== null) this._synced();
         break;
       case "ack":
       case "error":
@@ -116,7 +165,30 @@ export class LiveClient {
     this.synced = true;
     this.attempt = 0;
     this._setConnection("live");
+    this._startHeartbeat();
     for (const message of this.pending.values()) this.ws.send(JSON.stringify(message));
+  }
+
+  _startHeartbeat() {
+    this._stopHeartbeat();
+    if (!this.heartbeatMs) return;
+    const ws = this.ws;
+    this._beat = setInterval(() => {
+      if (this.ws !== ws) return;
+      const now = performance.now();
+      if (this._pingSent !== null) {
+        if (now - this._pingSent > this.heartbeatMs) this._drop(ws); // no answer: lost
+        return;
+      }
+      this._pingSent = now;
+      ws.send(JSON.stringify({ type: "ping" }));
+    }, this.heartbeatMs);
+  }
+
+  _stopHeartbeat() {
+    clearInterval(this._beat);
+    this._beat = null;
+    this._pingSent = null;
   }
 }
 
