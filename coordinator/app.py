@@ -20,13 +20,14 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from coordinator import auth, cues, pages, protocol, qr, schedule, views
+from coordinator import auth, cues, ical_feed, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
+from coordinator.caching import CachedBody, VersionedCache, strong_etag
 from coordinator.logs import AccessLog
 from coordinator.protocol import ProtocolError, StatusCommand
 from coordinator.realtime import PUBLIC, Hub
 from coordinator.rules import Role
-from coordinator.state.base import ScriptUpload, Store
+from coordinator.state.base import ScriptUpload, Store, StoredEvent
 from coordinator.state.sqlite import SqliteStore
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -120,6 +121,24 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         store.set_script(city_id, script)
     tokens = auth.TokenBook(auth.secrets_path_from_env(settings.secrets_path))
     hub = Hub(store, tokens)
+    # Polled bodies, rebuilt only after a change: any event for the state, status events
+    # (time, cancellation, note) for the calendar feeds.
+    config_mtime = datetime.fromtimestamp(int(settings.config_path.stat().st_mtime), UTC)
+    state_cache = VersionedCache()
+    feed_cache = VersionedCache()
+
+    async def invalidate_caches(event: StoredEvent) -> None:
+        state_cache.invalidate()
+        if event.kind == "status":
+            feed_cache.invalidate()
+
+    store.subscribe(invalidate_caches)
+
+    async def reset_caches() -> None:
+        state_cache.invalidate()
+        feed_cache.invalidate()
+
+    store.on_reset(reset_caches)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -171,9 +190,39 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return error_response(reply["code"], reply["message"], reply["id"])
         return JSONResponse(reply)
 
-    async def api_state(request: Request) -> Response:
+    async def build_state() -> CachedBody:
         snap = await store.snapshot()
-        return JSONResponse(hub.snapshot_message(snap, PUBLIC))
+        body = protocol.encode(hub.snapshot_message(snap, PUBLIC)).encode("utf-8")
+        return CachedBody(body=body, etag=strong_etag(body))
+
+    async def api_state(request: Request) -> Response:
+        cached = await state_cache.get("state", build_state)
+        return conditional(request, cached, "application/json")
+
+    async def feed_response(request: Request, city_ids: tuple[str, ...] | None) -> Response:
+        base = str(request.base_url).rstrip("/")
+
+        async def build() -> CachedBody:
+            statuses = (await store.snapshot()).statuses
+            body = ical_feed.build_feed(cfg, statuses, base_url=base, city_ids=city_ids)
+            # An edit of the config changes the bytes without a status change: the file's
+            # time keeps Last-Modified honest for clients that revalidate by date.
+            modified = max(
+                ical_feed.feed_last_modified(cfg, statuses, city_ids=city_ids), config_mtime
+            )
+            return CachedBody(body=body, etag=strong_etag(body), last_modified=modified)
+
+        cached = await feed_cache.get((city_ids, base), build)
+        return conditional(request, cached, "text/calendar; charset=utf-8")
+
+    async def calendar_all(request: Request) -> Response:
+        return await feed_response(request, None)
+
+    async def calendar_city(request: Request) -> Response:
+        city_id = request.path_params["city"]
+        if cfg.city(city_id) is None:
+            return PlainTextResponse(f"no city {city_id!r} in this event", status_code=404)
+        return await feed_response(request, (city_id,))
 
     async def api_log(request: Request) -> Response:
         record = bearer(request)
@@ -330,6 +379,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/api/cities", api_cities),
         Route("/api/state", api_state),
+        Route("/calendar.ics", calendar_all),
+        Route("/cities/{city}/calendar.ics", calendar_city),
         Route("/api/cities/{city}/status", post_status, methods=["POST"]),
         Route("/api/log", api_log),
         Route("/api/log.csv", api_log),
@@ -346,6 +397,22 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.state.store = store
     app.state.hub = hub
     return app
+
+
+def conditional(request: Request, cached: CachedBody, media_type: str) -> Response:
+    """The cached body, or 304 when the client's copy is current (If-None-Match first)."""
+    headers = {"ETag": cached.etag, "Cache-Control": "no-cache"}
+    if cached.last_modified_http:
+        headers["Last-Modified"] = cached.last_modified_http
+    last_modified = cached.last_modified or datetime.max.replace(tzinfo=UTC)
+    if ical_feed.not_modified(
+        cached.etag,
+        last_modified,
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since") if cached.last_modified else None,
+    ):
+        return Response(status_code=304, headers=headers)
+    return Response(cached.body, media_type=media_type, headers=headers)
 
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024

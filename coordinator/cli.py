@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (add, listing, revoke):
         action.add_argument("--secrets", type=Path, default=None, help="token hashes file")
 
+    cal = sub.add_parser("calendar", help="write the ICS feed to stdout, for static hosting")
+    cal.add_argument("--config", type=Path, default=_env_path("COORDINATOR_CONFIG", DEFAULT_CONFIG))
+    cal.add_argument("--city", action="append", help="only this city (repeat for several)")
+    cal.add_argument(
+        "--base-url",
+        default="http://127.0.0.1:8000",
+        help="the dashboard's address for links, unless the config sets event.public_url",
+    )
+    cal.set_defaults(handler=cmd_calendar)
+
     cue_cmd = sub.add_parser("cues", help="surtitle cue scripts")
     cue_sub = cue_cmd.add_subparsers(title="cue commands", metavar="ACTION")
     check_cues = cue_sub.add_parser(
@@ -271,3 +281,21 @@ def cmd_cues_check(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return 0 if ok else 1
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from coordinator import ical_feed
+
+    try:
+        cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    unknown = [c for c in args.city or [] if cfg.city(c) is None]
+    if unknown:
+        print(f"error: no city {unknown[0]!r} in {args.config}", file=sys.stderr)
+        return 1
+    body = ical_feed.build_feed(cfg, {}, base_url=args.base_url, city_ids=args.city)
+    sys.stdout.buffer.write(body)
+    return 0

@@ -13,7 +13,6 @@ Serialising is icalendar's; the only thing written here is the TEXT escaping (se
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +31,7 @@ from icalendar import (
 )
 
 from coordinator import schedule
+from coordinator.caching import strong_etag
 from coordinator.config import City, Config
 from coordinator.rules import CityStatus, State
 
@@ -511,9 +511,8 @@ def feed_last_modified(
     )
 
 
-def etag(body: bytes) -> str:
-    """A strong entity tag of the feed's bytes: ``"<first 32 hex digits of SHA-256>"``."""
-    return f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+# The feed's strong entity tag is the one every cached body uses.
+etag = strong_etag
 
 
 def not_modified(

@@ -32,9 +32,9 @@ def test_check_config_prints_the_shipped_schedule() -> None:
     assert "2025-09-20 10:30 CEST" in lines["chennai"]  # Paris time column
 
 
-def test_check_config_for_a_date_when_europe_and_america_differ(tmp_path: Path) -> None:
-    text = SHIPPED_CONFIG.read_text(encoding="utf-8").replace("2025-09-20", "2026-10-31")
-    path = tmp_path / "cities.yaml"
+def test_check_config_for_a_date_when_europe_and_america_differ(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8").replace("2025-09-20", "2026-10-31")
+    path = config_path
     path.write_text(text, encoding="utf-8")
     result = run("check-config", str(path))
     assert result.returncode == 0, result.stderr
@@ -47,14 +47,14 @@ def test_check_config_for_a_date_when_europe_and_america_differ(tmp_path: Path) 
     assert "2026-10-31T08:30:00Z" in lines["chennai"]
 
 
-def test_check_config_rejects_nonexistent_and_ambiguous_times(tmp_path: Path) -> None:
-    text = SHIPPED_CONFIG.read_text(encoding="utf-8")
+def test_check_config_rejects_nonexistent_and_ambiguous_times(config_path: Path) -> None:
+    text = config_path.read_text(encoding="utf-8")
     text = text.replace('start: "2025-09-20T14:00"', 'start: "2026-03-29T02:30"', 1)  # Paris
     text = text.replace(
         'timezone: America/Toronto\n    start: "2025-09-20T14:00"',
         'timezone: America/Toronto\n    start: "2026-11-01T01:30"',
     )
-    path = tmp_path / "cities.yaml"
+    path = config_path
     path.write_text(text, encoding="utf-8")
     result = run("check-config", str(path))
     assert result.returncode == 1
