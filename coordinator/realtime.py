@@ -1,9 +1,10 @@
 """The websocket endpoint and the fan-out of store events to connected clients.
 
-Each connection has an outbox (a bounded queue of already-encoded frames) drained by its own
-writer, so one slow phone never holds up the others: a client that falls too far behind is
-closed and reconnects with ``since``, which is cheaper and safer than buffering without bound.
-Every event is encoded once, whatever the number of recipients.
+Every event is encoded once, whatever the number of recipients, and handed to each client's
+:class:`~coordinator.outbox.Outbox`: sent at once when the client keeps up, queued (bounded)
+when it does not, so one slow phone never holds up the others. A client that falls too far
+behind is closed and reconnects with ``since``, which is cheaper and safer than buffering
+without bound.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from coordinator import cues, protocol, views
 from coordinator.auth import TokenBook, TokenRecord
 from coordinator.logs import kv
+from coordinator.outbox import Outbox
 from coordinator.protocol import Command, CueCommand, Hello, Ping, ProtocolError
 from coordinator.rules import Actor, Role, RuleError, State, allowed_next_states
 from coordinator.state.base import Snapshot, Store, StoredEvent, StoreUnavailable
@@ -47,34 +49,30 @@ class Connection:
         self.actor: Actor = PUBLIC
         self.record: TokenRecord | None = None
         self.channels: tuple[str, ...] | None = None
-        self.outbox: collections.deque[str] = collections.deque()
-        self.wake = asyncio.Event()
+        self.outbox = Outbox(ws.send_text, limit=MAX_OUTBOX, on_overflow=self._too_slow)
         self.syncing = True
         self.pending: list[StoredEvent] = []
-        self.closed = False
+        self._closer: asyncio.Task[None] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.outbox.closed
 
     def push(self, text: str) -> None:
-        if self.closed:
-            return
-        if len(self.outbox) >= MAX_OUTBOX:
-            self.closed = True
-            self.outbox.clear()
-            asyncio.get_running_loop().create_task(self._close(CLOSE_TOO_SLOW, "too slow"))
-            return
-        self.outbox.append(text)
-        self.wake.set()
+        self.outbox.push(text)
 
     def send(self, message: dict[str, Any]) -> None:
         self.push(protocol.encode(message))
 
-    async def writer(self) -> None:
-        """Drain the outbox in order; ends when the socket closes."""
-        with contextlib.suppress(Exception):
-            while not self.closed:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.outbox:
-                    await self.ws.send_text(self.outbox.popleft())
+    def _too_slow(self) -> None:
+        log.info(kv(event="ws_too_slow", conn=self.id, queued=MAX_OUTBOX))
+        self.close_soon(CLOSE_TOO_SLOW, "too slow")
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close the socket without making the caller wait for it."""
+        self.outbox.close()
+        if self._closer is None:
+            self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
@@ -117,8 +115,7 @@ class Hub:
         """The history was replaced: close every client (1012) so each reconnects and takes a
         fresh snapshot of the new epoch."""
         for conn in list(self.connections):
-            conn.closed = True
-            await conn._close(CLOSE_SERVICE_RESTART, "history changed; reconnect")
+            conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
 
     def staff_cue_message(self, event: StoredEvent) -> dict[str, Any]:
         """A cue event as operators see it: with the next cue and the operator notes."""
@@ -169,7 +166,6 @@ class Hub:
     async def endpoint(self, ws: WebSocket) -> None:
         await ws.accept()
         conn = Connection(ws)
-        writer = asyncio.create_task(conn.writer())
         started = time.monotonic()
         client = ws.client.host if ws.client else "-"
         log.info(kv(event="ws_open", conn=conn.id, client=client))
@@ -185,7 +181,7 @@ class Hub:
         except WebSocketDisconnect as exc:
             close_code = exc.code
         finally:
-            await self._finish(conn, writer)
+            await self._finish(conn)
             log.info(
                 kv(
                     event="ws_close",
@@ -310,14 +306,10 @@ class Hub:
                     log.debug(kv(event="cue", conn=conn.id, city=message.city, seq=reply["seq"]))
                 conn.send(reply)
 
-    async def _finish(self, conn: Connection, writer: asyncio.Task[None]) -> None:
+    async def _finish(self, conn: Connection) -> None:
         was_live = conn in self.connections and not conn.syncing
         self.connections.discard(conn)
-        conn.closed = True
-        conn.wake.set()
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
+        await conn.outbox.aclose()
         if was_live and conn.actor.role is Role.COORDINATOR and conn.actor.city:
             city = conn.actor.city
             self.coordinators[city] -= 1
