@@ -23,10 +23,12 @@ from starlette.staticfiles import StaticFiles
 from coordinator import auth, cues, ical_feed, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
 from coordinator.caching import CachedBody, VersionedCache, strong_etag
+from coordinator.limits import Limits
 from coordinator.logs import AccessLog
 from coordinator.protocol import ProtocolError, StatusCommand
 from coordinator.realtime import PUBLIC, Hub
 from coordinator.rules import Role
+from coordinator.security import SecurityHeaders
 from coordinator.state.base import ScriptUpload, Store, StoredEvent
 from coordinator.state.sqlite import SqliteStore
 
@@ -45,8 +47,9 @@ class Settings:
     redis_prefix: str | None = None
     demo: bool = False
     demo_lead: timedelta = timedelta(minutes=10)
+    limits: Limits = field(default_factory=Limits)
+    allowed_origins: tuple[str, ...] = ()
     web_dir: Path = WEB_DIR
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def load_config(settings: Settings) -> config_mod.Config:
@@ -97,6 +100,12 @@ def settings_from_env() -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         redis_prefix=env.get("COORDINATOR_REDIS_PREFIX") or None,
         demo=env.get("COORDINATOR_DEMO") == "1",
+        limits=Limits().with_overrides(
+            [p for p in env.get("COORDINATOR_LIMITS", "").split(",") if p]
+        ),
+        allowed_origins=tuple(
+            o for o in env.get("COORDINATOR_ALLOWED_ORIGINS", "").split(",") if o
+        ),
     )
 
 
@@ -120,7 +129,10 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     for city_id, script in scripts.items():
         store.set_script(city_id, script)
     tokens = auth.TokenBook(auth.secrets_path_from_env(settings.secrets_path))
-    hub = Hub(store, tokens)
+    origins = settings.allowed_origins
+    if cfg.event.public_url:
+        origins = (*origins, cfg.event.public_url)
+    hub = Hub(store, tokens, settings.limits, origins)
     # Polled bodies, rebuilt only after a change: any event for the state, status events
     # (time, cancellation, note) for the calendar feeds.
     config_mtime = datetime.fromtimestamp(int(settings.config_path.stat().st_mtime), UTC)
@@ -391,7 +403,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         WebSocketRoute("/ws", hub.endpoint),
         Mount("/static", StaticFiles(directory=settings.web_dir), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AccessLog)])
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+    )
     app.state.config = cfg
     app.state.settings = settings
     app.state.store = store

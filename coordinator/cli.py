@@ -11,6 +11,7 @@ from typing import Any
 
 from coordinator import auth, views
 from coordinator import config as config_mod
+from coordinator.limits import DESCRIPTIONS, Limits
 from coordinator.rules import Role
 
 DEFAULT_CONFIG = Path("config/cities.yaml")
@@ -80,6 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=int(os.environ.get("WEB_CONCURRENCY", "1")),
         help="server processes on this host (needs --redis-url when more than 1)",
     )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[o for o in os.environ.get("COORDINATOR_ALLOWED_ORIGINS", "").split(",") if o],
+        metavar="ORIGIN",
+        help="another origin whose pages may open the websocket, e.g. https://example.org "
+        "(repeatable; the server's own origin and event.public_url are always allowed)",
+    )
+    serve.add_argument(
+        "--limit",
+        action="append",
+        default=[p for p in os.environ.get("COORDINATOR_LIMITS", "").split(",") if p],
+        metavar="NAME=VALUE",
+        help="change a limit (repeatable; docs/security.md): "
+        + ", ".join(f"{name} ({text})" for name, text in DESCRIPTIONS.items()),
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=cmd_serve)
 
@@ -125,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_env(settings: Any, log_level: str) -> dict[str, str]:
     env = {
+        "COORDINATOR_LIMITS": settings.limits.as_env(),
+        "COORDINATOR_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
         "COORDINATOR_CONFIG": str(settings.config_path),
         "COORDINATOR_DATA_DIR": str(settings.data_dir),
         "COORDINATOR_LOG_LEVEL": log_level,
@@ -172,6 +191,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from coordinator.state.base import StoreError
 
     logs.configure(args.log_level.upper())
+    try:
+        limits = Limits().with_overrides(args.limit)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     settings = Settings(
         config_path=args.config,
         data_dir=args.data_dir,
@@ -179,6 +203,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         secrets_path=args.secrets,
         redis_url=args.redis_url or None,
         redis_prefix=args.redis_prefix,
+        limits=limits,
+        allowed_origins=tuple(args.allowed_origin),
     )
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
@@ -214,10 +240,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,  # our own access log drops query strings
         server_header=False,
+        # Compression off: it doubles fan-out CPU and memory, and invites compression bombs.
         ws_per_message_deflate=False,
-        ws_max_size=65536,
-        ws_ping_interval=10.0,
-        ws_ping_timeout=10.0,
+        ws_max_size=limits.max_frame_bytes,
+        ws_ping_interval=limits.ping_interval_s,
+        ws_ping_timeout=limits.ping_timeout_s,
         timeout_graceful_shutdown=10,
     )
     return 0

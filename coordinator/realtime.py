@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from coordinator import cues, protocol, views
 from coordinator.auth import TokenBook, TokenRecord
+from coordinator.limits import Limits, TokenBucket
 from coordinator.logs import kv
 from coordinator.outbox import Outbox
 from coordinator.protocol import Command, CueCommand, Hello, Ping, ProtocolError
@@ -31,8 +32,6 @@ from coordinator.state.base import Snapshot, Store, StoredEvent, StoreUnavailabl
 log = logging.getLogger("coordinator.ws")
 
 PUBLIC = Actor(role=Role.PUBLIC)
-HELLO_TIMEOUT_S = 10.0
-MAX_OUTBOX = 512  # frames queued for one client before it counts as stalled and is closed
 CLOSE_TOO_SLOW = 1013  # "try again later": the client reconnects with since
 CLOSE_POLICY = 1008
 CLOSE_SERVICE_RESTART = 1012
@@ -40,16 +39,25 @@ CLOSE_SERVICE_RESTART = 1012
 _conn_ids = itertools.count(1)
 
 
+class ClosedForAbuse(Exception):
+    """A client broke a limit badly enough to be disconnected."""
+
+
 class Connection:
     """One websocket client: who it is, what it follows, and its outbox."""
 
-    def __init__(self, ws: WebSocket) -> None:
+    def __init__(self, ws: WebSocket, limits: Limits) -> None:
         self.ws = ws
         self.id = next(_conn_ids)
+        self.limits = limits
+        self.bucket = TokenBucket(limits.viewer_rate_per_s, limits.viewer_burst)
+        self.strikes = 0
         self.actor: Actor = PUBLIC
         self.record: TokenRecord | None = None
         self.channels: tuple[str, ...] | None = None
-        self.outbox = Outbox(ws.send_text, limit=MAX_OUTBOX, on_overflow=self._too_slow)
+        self.outbox = Outbox(
+            ws.send_text, limit=limits.max_outbox_frames, on_overflow=self._too_slow
+        )
         self.syncing = True
         self.pending: list[StoredEvent] = []
         self._closer: asyncio.Task[None] | None = None
@@ -65,7 +73,7 @@ class Connection:
         self.push(protocol.encode(message))
 
     def _too_slow(self) -> None:
-        log.info(kv(event="ws_too_slow", conn=self.id, queued=MAX_OUTBOX))
+        log.info(kv(event="ws_too_slow", conn=self.id, queued=self.limits.max_outbox_frames))
         self.close_soon(CLOSE_TOO_SLOW, "too slow")
 
     def close_soon(self, code: int, reason: str) -> None:
@@ -85,11 +93,23 @@ class Connection:
 class Hub:
     """Connected clients, presence, and the command path shared by websocket and HTTP."""
 
-    def __init__(self, store: Store, tokens: TokenBook) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenBook,
+        limits: Limits | None = None,
+        allowed_origins: tuple[str, ...] = (),
+    ) -> None:
         self.store = store
         self.tokens = tokens
+        self.limits = limits or Limits()
+        self.allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self.connections: set[Connection] = set()
         self.coordinators: collections.Counter[str] = collections.Counter()
+        self.open_count = 0
+        self.per_address: collections.Counter[str] = collections.Counter()
+        # Per token, across its connections on this process: a leaked token cannot flood.
+        self.token_buckets: dict[str, TokenBucket] = {}
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
 
@@ -163,24 +183,64 @@ class Hub:
 
     # -- the websocket endpoint -------------------------------------------------------------
 
+    def origin_allowed(self, ws: WebSocket) -> bool:
+        """Same origin as the page's host, or one of the configured public origins. A client
+        without an Origin header is not a browser page (a script, a bot) and may connect."""
+        origin = ws.headers.get("origin")
+        if origin is None:
+            return True
+        origin = origin.rstrip("/").lower()
+        if origin in self.allowed_origins:
+            return True
+        scheme, sep, host = origin.partition("://")
+        return (
+            bool(sep) and scheme in ("http", "https") and host == ws.headers.get("host", "").lower()
+        )
+
     async def endpoint(self, ws: WebSocket) -> None:
-        await ws.accept()
-        conn = Connection(ws)
-        started = time.monotonic()
         client = ws.client.host if ws.client else "-"
-        log.info(kv(event="ws_open", conn=conn.id, client=client))
+        if not self.origin_allowed(ws):
+            # Refused before accept: the browser sees an HTTP 403 (cross-site hijacking).
+            log.info(kv(event="ws_refused", reason="origin", client=client))
+            await ws.close(code=CLOSE_POLICY)
+            return
+        over_cap = (
+            self.open_count >= self.limits.max_connections
+            or self.per_address[client] >= self.limits.max_connections_per_address
+        )
+        self.open_count += 1
+        self.per_address[client] += 1
+        conn = Connection(ws, self.limits)
+        started = time.monotonic()
         close_code = 1000
         try:
+            await ws.accept()
+            log.info(kv(event="ws_open", conn=conn.id, client=client))
             hello = await self._await_hello(conn)
             if hello is None:
                 close_code = CLOSE_POLICY
-                await ws.close(code=CLOSE_POLICY, reason="no hello")
+                await ws.close(code=CLOSE_POLICY, reason="no hello in time")
+                return
+            if over_cap and not self._is_staff_token(hello.token):
+                # Staff are always admitted; viewers over a cap are told to come back.
+                close_code = CLOSE_TOO_SLOW
+                log.info(kv(event="ws_refused", reason="capacity", conn=conn.id, client=client))
+                await ws.close(code=CLOSE_TOO_SLOW, reason="server full; try again")
                 return
             await self._start(conn, hello)
             await self._serve(conn)
         except WebSocketDisconnect as exc:
             close_code = exc.code
+        except ClosedForAbuse as exc:
+            close_code = CLOSE_POLICY
+            log.info(kv(event="ws_abuse", conn=conn.id, client=client, reason=str(exc)))
+            with contextlib.suppress(Exception):
+                await ws.close(code=CLOSE_POLICY, reason=str(exc))
         finally:
+            self.open_count -= 1
+            self.per_address[client] -= 1
+            if self.per_address[client] <= 0:
+                del self.per_address[client]
             await self._finish(conn)
             log.info(
                 kv(
@@ -194,6 +254,28 @@ class Hub:
                 )
             )
 
+    def _is_staff_token(self, token: str | None) -> bool:
+        return token is not None and self.authenticate(token) is not None
+
+    def _admit(self, conn: Connection, command_id: str | None) -> bool:
+        """Rate limits: staff get ``rate_limited`` errors; an anonymous client that keeps
+        flooding is closed."""
+        allowed = conn.bucket.take()
+        if allowed and conn.record is not None:
+            bucket = self.token_buckets.get(conn.record.id)
+            if bucket is None:
+                bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
+                self.token_buckets[conn.record.id] = bucket
+            allowed = bucket.take()
+        if allowed:
+            return True
+        conn.send(error(command_id, "rate_limited", "too many messages; slow down"))
+        if conn.record is None:
+            conn.strikes += 1
+            if conn.strikes >= self.limits.viewer_strikes:
+                raise ClosedForAbuse("too many messages")
+        return False
+
     async def _receive(self, conn: Connection, timeout_s: float | None = None) -> str | None:
         """The next text frame; None for a binary frame (answered with an error)."""
         message = await asyncio.wait_for(conn.ws.receive(), timeout_s)
@@ -205,7 +287,7 @@ class Hub:
         return text
 
     async def _await_hello(self, conn: Connection) -> Hello | None:
-        deadline = time.monotonic() + HELLO_TIMEOUT_S
+        deadline = time.monotonic() + self.limits.hello_timeout_s
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -214,7 +296,7 @@ class Hub:
                 text = await self._receive(conn, remaining)
             except TimeoutError:
                 return None
-            if text is None:
+            if not self._admit(conn, None) or text is None:
                 continue
             try:
                 message = protocol.parse_client_message(text)
@@ -239,6 +321,7 @@ class Hub:
             else:
                 conn.record = record
                 conn.actor = record.actor()
+                conn.bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
         self.connections.add(conn)  # from here on, new events queue up in conn.pending
         snap = await self.store.snapshot()
         welcome: dict[str, Any] = {
@@ -290,11 +373,15 @@ class Hub:
         while True:
             text = await self._receive(conn)
             if text is None:
+                self._admit(conn, None)  # a binary frame counts against the rate too
                 continue
             try:
                 message = protocol.parse_client_message(text)
             except ProtocolError as exc:
-                conn.send(protocol.error_message(exc))
+                if self._admit(conn, exc.id):
+                    conn.send(protocol.error_message(exc))
+                continue
+            if not self._admit(conn, getattr(message, "id", None)):
                 continue
             if isinstance(message, Ping):
                 conn.send({"type": "pong"})
