@@ -1,0 +1,93 @@
+// Cue text as DOM nodes, shared by the operator, display and follow pages.
+//
+// A cue's text comes from the script as written (coordinator/cues.py): it may hold line breaks
+// and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT has them). Those
+// three become elements; everything else, including any other tag, is shown as the literal text
+// it is. Nothing here ever goes through innerHTML, so a script line cannot inject markup.
+
+export const SAFE_TAGS = new Set(["i", "b", "u"]);
+const TAG_RE = /<(\/?)([ibu])>/g;
+
+/**
+ * Append ``text`` to ``parent`` as text nodes, <br>s and <i>/<b>/<u> elements.
+ * An unmatched closing tag is shown as text; a tag left open closes at the end of the cue.
+ */
+export function appendCueText(parent, text) {
+  const stack = [parent];
+  const top = () => stack[stack.length - 1];
+  const addText = (chunk) => {
+    const lines = chunk.split(/\r\n|\r|\n/);
+    lines.forEach((line, i) => {
+      if (i > 0) top().append(document.createElement("br"));
+      if (line) top().append(document.createTextNode(line));
+    });
+  };
+  let last = 0;
+  for (const match of String(text).matchAll(TAG_RE)) {
+    const [tag, closing, name] = match;
+    addText(match.input.slice(last, match.index));
+    last = match.index + tag.length;
+    if (!closing) {
+      const node = document.createElement(name);
+      top().append(node);
+      stack.push(node);
+      continue;
+    }
+    const open = stack.findLastIndex((node, i) => i > 0 && node.localName === name);
+    if (open > 0) stack.length = open; // close it (and anything opened inside it)
+    else addText(tag);
+  }
+  addText(String(text).slice(last));
+  return parent;
+}
+
+/** A cue's text as a DocumentFragment (see appendCueText). */
+export function cueFragment(text) {
+  return appendCueText(document.createDocumentFragment(), text);
+}
+
+/** The text without the formatting tags, line breaks as spaces: for titles and labels. */
+export function cuePlainText(text) {
+  return String(text).replace(TAG_RE, "").replace(/\s*[\r\n]+\s*/g, " ").trim();
+}
+
+/**
+ * One block per language that has text: <div class="cue-line" lang="fr" data-lang="fr">.
+ * A language whose text is "" (a deliberate blank cue) or missing shows nothing.
+ */
+export function cueBlocks(texts, languages) {
+  const fragment = document.createDocumentFragment();
+  for (const lang of languages) {
+    const text = texts ? texts[lang] : "";
+    if (!text) continue;
+    const block = document.createElement("div");
+    block.className = "cue-line";
+    block.lang = lang;
+    block.dataset.lang = lang;
+    appendCueText(block, text);
+    fragment.append(block);
+  }
+  return fragment;
+}
+
+/** Whether any of ``languages`` has text to show. */
+export function hasText(texts, languages) {
+  return Boolean(texts) && languages.some((lang) => Boolean(texts[lang]));
+}
+
+/** A language's name in that language ("français", "English"), else the code. */
+export function languageName(code) {
+  try {
+    const name = new Intl.DisplayNames([code], { type: "language" }).of(code);
+    if (name && name !== code) return name.charAt(0).toLocaleUpperCase(code) + name.slice(1);
+  } catch {
+    // an unknown code: fall through
+  }
+  return code;
+}
+
+/** The city id from a page address like /display/paris. */
+export function cityFromPath(prefix) {
+  const rest = location.pathname.slice(prefix.length).replace(/\/+$/, "");
+  return decodeURIComponent(rest);
+}
