@@ -1,0 +1,155 @@
+// The projector page: /display/CITY[?lang=fr,en].
+//
+// Black, no controls, no cursor. Shows the current cue in the chosen languages (default: the
+// city's surtitle languages from the config, else French), shrunk until it fits the screen.
+// Before the first cue it shows the QR code of the city's /follow page.
+//
+// It never shows a stale line as current: while the connection is not live (not yet synced,
+// or lost) the screen is black, with only a small dim dot in the corner for the technician.
+// Once back, it shows the cue that is current then. Changes are drawn on the next frame, so the
+// events of a catch-up after a reconnect are drawn once, as their final state.
+import { LiveClient } from "/static/client.js";
+import { cityFromPath, cueBlocks, hasText } from "/static/cue-text.js";
+
+const $ = (id) => document.getElementById(id);
+const CITY = cityFromPath("/display/");
+const WANTED = (new URLSearchParams(location.search).get("lang") || "")
+  .split(",").map((s) => s.trim()).filter(Boolean);
+const MIN_FONT_PX = 10;
+const READABLE = 0.05; // of the screen height: the smallest size worth keeping lines whole
+
+let live = false;
+let cues = null; // the public cue view: index, count, blank, text, languages
+let configured = null; // the city's surtitle languages, from the snapshot
+let drawn = null; // what is on screen, to skip redrawing the same thing
+let frame = 0;
+let fallback = 0;
+
+/** The languages to show: ?lang=, else the config's, else fr; only those the script has. */
+function chosenLanguages() {
+  const available = cues && cues.languages && cues.languages.length ? cues.languages : null;
+  const wanted = WANTED.length ? WANTED : configured && configured.length ? configured : ["fr"];
+  if (!available) return wanted;
+  const ok = wanted.filter((lang) => available.includes(lang));
+  if (ok.length) return ok;
+  return [available.includes("fr") ? "fr" : available[0]];
+}
+
+function schedule() {
+  if (frame) return;
+  frame = requestAnimationFrame(draw);
+  fallback = setTimeout(draw, 250); // a tab in the background gets no frames
+}
+
+function draw() {
+  cancelAnimationFrame(frame);
+  clearTimeout(fallback);
+  frame = 0;
+  fallback = 0;
+  const languages = chosenLanguages();
+  let show = "nothing";
+  if (live && cues) {
+    if (cues.index === 0) show = cues.blank ? "nothing" : "qr";
+    else if (!cues.blank && hasText(cues.text, languages)) show = "text";
+  }
+  document.body.dataset.connection = live ? "live" : "offline";
+  $("link").dataset.state = live ? "live" : "offline";
+  const key = show === "text" ? JSON.stringify([cues.index, languages, cues.text]) : show;
+  if (key === drawn) return;
+  drawn = key;
+  document.body.dataset.show = show;
+  $("waiting").hidden = show !== "qr";
+  const inner = $("cue-inner");
+  if (show === "text") {
+    inner.replaceChildren(cueBlocks(cues.text, languages));
+    inner.dataset.index = String(cues.index);
+    document.documentElement.lang = languages[0];
+    fit();
+  } else {
+    inner.replaceChildren();
+    delete inner.dataset.index;
+  }
+  if (show === "qr" && !$("qr").getAttribute("src")) {
+    $("qr").src = `/cities/${encodeURIComponent(CITY)}/follow-qr.svg`;
+  }
+}
+
+/**
+ * The largest font size (px) at which the cue fits the box without scrolling. The script's own
+ * line breaks are kept as lines if that leaves the text readable (at least READABLE of the
+ * screen height); otherwise long lines may wrap too. At the smallest size, words may break.
+ */
+function fit() {
+  const box = $("cue");
+  const inner = $("cue-inner");
+  if (!inner.firstChild) return;
+  const fits = () => box.scrollHeight <= box.clientHeight && box.scrollWidth <= box.clientWidth &&
+    inner.scrollWidth <= inner.clientWidth;
+  const largest = () => {
+    let hi = Math.max(MIN_FONT_PX, Math.floor(Math.min(innerHeight * 0.12, innerWidth * 0.065)));
+    let lo = MIN_FONT_PX;
+    inner.style.fontSize = `${hi}px`;
+    if (fits()) return hi;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      inner.style.fontSize = `${mid}px`;
+      if (fits()) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  };
+  inner.classList.remove("squeezed");
+  inner.classList.add("keep-lines");
+  let size = largest();
+  if (size < innerHeight * READABLE) {
+    inner.classList.remove("keep-lines");
+    size = largest();
+  }
+  inner.style.fontSize = `${size}px`;
+  if (!fits()) inner.classList.add("squeezed"); // break long words rather than overflow
+}
+
+let resizeTimer = 0;
+function onResize() {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(fit, 50);
+}
+
+async function keepAwake() {
+  // A projector laptop must not dim or sleep during the reading. Best effort.
+  if (document.visibilityState !== "visible" || !navigator.wakeLock) return;
+  try {
+    await navigator.wakeLock.request("screen");
+  } catch {
+    // not allowed here (no user gesture, power saving): nothing to do
+  }
+}
+
+const client = new LiveClient({
+  channels: [`cues:${CITY}`],
+  heartbeatMs: 5000,
+  maxDelayMs: 5000, // a projector should come back quickly
+  onConnection: (state) => {
+    live = state === "live";
+    if (!live) draw(); // black at once; never wait for a frame to hide a line
+    else schedule();
+  },
+  onSnapshot: (msg) => {
+    const city = (msg.cities || []).find((c) => c.id === CITY);
+    if (city && city.surtitles) configured = city.surtitles.languages;
+    cues = msg.cues ? msg.cues[CITY] || null : null;
+    schedule();
+  },
+  onEvent: (msg) => {
+    if (msg.kind !== "cue" || msg.city !== CITY) return;
+    cues = msg;
+    schedule();
+  },
+});
+
+$("follow-url").textContent = `${location.host}/follow/${CITY}`;
+window.addEventListener("resize", onResize);
+document.addEventListener("visibilitychange", keepAwake);
+keepAwake();
+draw();
+client.connect();
