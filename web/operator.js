@@ -423,7 +423,8 @@ function start(token) {
   client = new LiveClient({
     token: () => sessionStorage.getItem(TOKEN_KEY),
     channels: [`cues:${CITY}`],
-    heartbeatMs: 5000,
+    heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
+    maxDelayMs: 5000, // and the console comes back within 5 s of the server
     onConnection: ours((state) => {
       live = state === "live";
       const node = $("connection");
