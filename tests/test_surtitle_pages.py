@@ -281,21 +281,30 @@ def test_cue_text_parser_cases(server: ServerProcess, page: Any) -> None:
 # -- reconnecting -----------------------------------------------------------------------------
 
 
-def test_a_display_that_was_away_shows_nothing_then_the_current_cue(
+def test_a_display_that_was_away_shows_nothing_then_the_current_cue_and_a_phone_dims(
     server: ServerProcess, open_page: OpenPage, ws_client: Open, tokens: Tokens
 ) -> None:
     display = open_page(1280, 720)
     display.goto(server.url + "/display/paris")
     display.wait_for_selector('body[data-show="qr"]')
+    phone = open_page(390, 844)
+    phone.goto(server.url + "/follow/paris")
+    phone.wait_for_selector('body[data-show="waiting"]')
     op = ws_operator(ws_client, server, tokens.paris_operator)
     goto(op, 1, "r-1")
     shows(display, 1)
+    phone.wait_for_selector('#cue[data-index="1"]')
+    assert phone.locator("#banner").is_hidden()
 
     server.stop()
     display.wait_for_selector('body[data-connection="offline"][data-show="nothing"]')
     assert display.locator("#cue-inner").inner_text() == ""  # no stale line, not even dimmed
     assert display.locator("#waiting").is_hidden()
     assert display.locator("#link").is_visible()  # the discreet dot for the technician
+    # The phone keeps the line, dimmed, under a banner that says it may be out of date.
+    phone.wait_for_selector("#cue.stale")
+    assert "Reconnexion" in phone.locator("#banner").inner_text()
+    assert phone.evaluate("getComputedStyle(document.getElementById('cue')).opacity") == "0.35"
 
     # The display's network is down while the server comes back and the operator moves on.
     display.context.set_offline(True)
@@ -308,7 +317,10 @@ def test_a_display_that_was_away_shows_nothing_then_the_current_cue(
     shows(display, 8, timeout=15000)
     assert display.locator("#cue-inner").inner_text() == DEMO.cues[7].text["fr"]
     assert display.locator("body").get_attribute("data-connection") == "live"
+    phone.wait_for_selector('#cue[data-index="8"]:not(.stale)', timeout=15000)
+    assert phone.locator("#banner").is_hidden()
     forget_connection_errors(display)
+    forget_connection_errors(phone)
 
 
 def test_the_operator_console_says_when_it_is_not_connected_and_sends_nothing(

@@ -430,6 +430,7 @@ function start(token) {
       const node = $("connection");
       node.dataset.state = state;
       node.textContent = { live: "connected", connecting: "connecting…", reconnecting: "reconnecting…" }[state];
+      if (!live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
       render();
     }),
     onWelcome: ours((msg) => {
