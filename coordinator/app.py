@@ -328,23 +328,20 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return error_response(exc.code, exc.message)
         except ValueError as exc:
             return error_response("invalid", str(exc))
-        current = (await store.snapshot()).cues.get(city_id, cues.CueState())
+        current = (await store.snapshot()).channels.state(city_id)
         await store.save_script(city_id, upload)
         store.set_script(city_id, script)
+        info = {"count": len(script.cues), "version": script.version,
+                "languages": list(script.languages)}  # fmt: skip
+        if current.follows is not None:
+            # Its screens show the leader's script; the new one applies when it unfollows.
+            return JSONResponse({"type": "ack", "id": None, "seq": None, **info})
         # Re-show the same position with the new text: one cue event, in seq order, for all.
-        reload = protocol.CueCommand(
-            id=f"script-{script.version}",
-            city=city_id,
-            action="goto",
-            index=min(current.index, len(script.cues)),
-        )
+        reload = protocol.CueCommand(id=f"script-{script.version}", city=city_id, action="refresh")
         reply = await hub.execute(reload, record)
         if reply["type"] == "error":
             return error_response(reply["code"], reply["message"])
-        return JSONResponse(
-            {**reply, "count": len(script.cues), "version": script.version,
-             "languages": list(script.languages)}
-        )  # fmt: skip
+        return JSONResponse({**reply, **info})
 
     async def page(request: Request) -> Response:
         name = request.scope["route"].name

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from coordinator.cues import CUE_ACTIONS, CueAction
+from coordinator.cues import CHANNELS, CUE_ACTIONS, ChannelName, CueAction
 from coordinator.rules import State
 
 MAX_MESSAGE_BYTES = 4096
@@ -35,7 +35,7 @@ ERROR_CODES = (
     "unavailable",
 )
 
-_CHANNEL_RE = re.compile(r"^(status|cues):(\*|[a-z0-9-]{1,40})$")
+_CHANNEL_RE = re.compile(r"^(status|cues|rehearsal):(\*|[a-z0-9-]{1,40})$")
 # Control characters other than a line break have no business in a note, and lone surrogates
 # cannot be encoded as UTF-8 at all; both are refused rather than stored.
 _FORBIDDEN_CHARS_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -75,6 +75,8 @@ class CueCommand:
     action: CueAction
     index: int | None = None
     expected_from: int | None = None
+    channel: ChannelName = "live"
+    target: str | None = None  # the city to follow
 
 
 @dataclass(frozen=True)
@@ -179,19 +181,29 @@ def parse_client_object(raw: dict[str, Any]) -> ClientMessage:
             delay_minutes=reader.integer("delay_minutes", required=False, minimum=1, maximum=1440),
         )
     if msg_type == "cue":
-        reader.only("type", "id", "city", "action", "index", "from")
+        reader.only("type", "id", "city", "action", "index", "from", "channel", "target")
         action = reader.text("action", max_chars=16)
         if action not in CUE_ACTIONS:
             raise reader.error("action", f"{action!r} is not one of {', '.join(CUE_ACTIONS)}")
         index = reader.integer("index", required=action == "goto", minimum=0)
         if index is not None and action != "goto":
             raise reader.error("index", "only allowed with action 'goto'")
+        channel = reader.text("channel", required=False, max_chars=16) or "live"
+        if channel not in CHANNELS:
+            raise reader.error("channel", f"{channel!r} is not one of {', '.join(CHANNELS)}")
+        target = reader.city_field("target", required=action == "follow")
+        if target is not None and action != "follow":
+            raise reader.error("target", "only allowed with action 'follow'")
+        if channel != "live" and action in ("follow", "unfollow"):
+            raise reader.error("channel", "only live channels follow other cities")
         return CueCommand(
             id=reader.command_id(),
             city=reader.city(),
             action=action,  # checked against CUE_ACTIONS above
             index=index,
             expected_from=reader.integer("from", required=False, minimum=0),
+            channel=channel,
+            target=target,
         )
     if msg_type == "ping":
         reader.only("type")
@@ -262,9 +274,16 @@ class _Fields:
         return str(value)
 
     def city(self) -> str:
-        value = self.text("city", max_chars=40)
+        value = self.city_field("city", required=True)
+        assert value is not None
+        return value
+
+    def city_field(self, field: str, *, required: bool) -> str | None:
+        value = self.text(field, required=required, max_chars=40)
+        if value is None:
+            return None
         if not re.fullmatch(r"[a-z0-9-]{1,40}", value):
-            raise self.error("city", f"{value!r} is not a city id")
+            raise self.error(field, f"{value!r} is not a city id")
         return str(value)
 
     def note(self, field: str) -> str | None:
@@ -310,14 +329,18 @@ def ack_message(command_id: str, seq: int) -> dict[str, Any]:
     return {"type": "ack", "id": command_id, "seq": seq}
 
 
-def channel_of(kind: str, city: str) -> str:
-    """The channel an event belongs to: cue changes on ``cues:CITY``, the rest ``status:CITY``."""
-    return f"{'cues' if kind == 'cue' else 'status'}:{city}"
+def channel_of(kind: str, city: str, cue_channel: str = "live") -> str:
+    """The channel an event belongs to: live cue changes on ``cues:CITY``, rehearsal ones on
+    ``rehearsal:CITY``, the rest on ``status:CITY``."""
+    if kind != "cue":
+        return f"status:{city}"
+    return f"{'rehearsal' if cue_channel == 'rehearsal' else 'cues'}:{city}"
 
 
 def wants(channels: tuple[str, ...] | None, channel: str) -> bool:
-    """Whether a client that asked for ``channels`` receives events of ``channel``."""
+    """Whether a client that asked for ``channels`` receives events of ``channel``. Without a
+    choice a client gets everything but rehearsals, which only go to those who ask."""
     if channels is None:
-        return True
+        return not channel.startswith("rehearsal:")
     family = channel.split(":", 1)[0]
     return channel in channels or f"{family}:*" in channels

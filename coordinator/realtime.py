@@ -20,8 +20,9 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from coordinator import cues, protocol, views
+from coordinator import protocol, views
 from coordinator.auth import TokenBook, TokenRecord
+from coordinator.channels import channel_key
 from coordinator.limits import Limits, TokenBucket
 from coordinator.logs import kv
 from coordinator.outbox import Outbox
@@ -116,19 +117,21 @@ class Hub:
     # -- fan-out ----------------------------------------------------------------------------
 
     async def on_event(self, event: StoredEvent) -> None:
-        text = protocol.encode(event.message())
-        channel = protocol.channel_of(event.kind, event.city)
+        channel = event.channel
+        text: str | None = None
         staff_text: str | None = None
         for conn in self.connections:
             if not protocol.wants(conn.channels, channel):
                 continue
             if conn.syncing:
                 conn.pending.append(event)
-            elif event.kind == "cue" and conn.is_staff_of(event.city):
+            elif event.staff is not None and conn.is_staff_of(event.city):
                 if staff_text is None:
-                    staff_text = protocol.encode(self.staff_cue_message(event))
+                    staff_text = protocol.encode(event.staff_message())
                 conn.push(staff_text)
-            else:
+            elif event.audience:
+                if text is None:  # encoded once, for every viewer
+                    text = protocol.encode(event.message())
                 conn.push(text)
 
     async def reset_all(self) -> None:
@@ -137,29 +140,27 @@ class Hub:
         for conn in list(self.connections):
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
 
-    def staff_cue_message(self, event: StoredEvent) -> dict[str, Any]:
-        """A cue event as operators see it: with the next cue and the operator notes."""
-        script = self.store.scripts.get(event.city)
-        state = cues.CueState(
-            index=int(event.data["index"]),
-            blank=bool(event.data["blank"]),
-            count=int(event.data["count"]),
-        )
-        return {**event.message(), **cues.cue_view(script, state, with_next=True)}
-
     def snapshot_message(self, snap: Snapshot, actor: Actor) -> dict[str, Any]:
-        cue_views = {
-            city: cues.cue_view(self.store.scripts.get(city), state, with_next=actor.may_cue(city))
-            for city, state in snap.cues.items()
-        }
-        return views.snapshot_message(
+        channels = snap.channels
+        live: dict[str, Any] = {}
+        rehearsal: dict[str, Any] = {}
+        for city in channels.scripts:
+            for name, views_by_city in (("live", live), ("rehearsal", rehearsal)):
+                key = channel_key(city, "rehearsal" if name == "rehearsal" else "live")
+                staff = actor.may_cue(city)
+                views_by_city[city] = (
+                    channels.staff_view(key) if staff else channels.public_view(key)
+                )
+        message = views.snapshot_message(
             self.store.config,
             epoch=snap.epoch,
             seq=snap.seq,
             statuses=snap.statuses,
             online=snap.online,
-            cue_views=cue_views,
+            cue_views=live,
         )
+        message["rehearsal"] = rehearsal
+        return message
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -361,12 +362,11 @@ class Hub:
                 await self.store.set_presence(city, True, datetime.now(UTC))
 
     def _send_event(self, conn: Connection, event: StoredEvent) -> None:
-        channel = protocol.channel_of(event.kind, event.city)
-        if not protocol.wants(conn.channels, channel):
+        if not protocol.wants(conn.channels, event.channel):
             return
-        if event.kind == "cue" and conn.is_staff_of(event.city):
-            conn.send(self.staff_cue_message(event))
-        else:
+        if event.staff is not None and conn.is_staff_of(event.city):
+            conn.send(event.staff_message())
+        elif event.audience:
             conn.send(event.message())
 
     async def _serve(self, conn: Connection) -> None:

@@ -504,6 +504,7 @@ def test_view_before_the_first_cue(script: Script) -> None:
         "version": script.version,
         "languages": list(LANGS),
         "text": {},
+        "follows": None,
     }
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from coordinator import cues, views
+from coordinator import cues, protocol, views
+from coordinator.channels import Channels, plan_cue_command, summary
 from coordinator.config import Config
 from coordinator.protocol import Command, CueCommand, StatusCommand
 from coordinator.rules import Actor, CityStatus, RuleError, State, apply_status
@@ -46,8 +47,13 @@ class StoredEvent:
     city: str
     at: datetime
     data: Mapping[str, Any]
+    # What the city's staff receive instead of ``data`` (cue events: the operator's view).
+    staff: Mapping[str, Any] | None = None
+    # False: only the city's staff receive it (moves of a frozen channel).
+    audience: bool = True
 
     def message(self) -> dict[str, Any]:
+        """The event as the audience receives it."""
         return {
             "type": "event",
             "seq": self.seq,
@@ -56,6 +62,14 @@ class StoredEvent:
             "at": iso_utc(self.at),
             **self.data,
         }
+
+    def staff_message(self) -> dict[str, Any]:
+        """The event as the city's staff receive it."""
+        return {**self.message(), **(self.staff or {})}
+
+    @property
+    def channel(self) -> str:
+        return protocol.channel_of(self.kind, self.city, str(self.data.get("channel", "live")))
 
 
 @dataclass(frozen=True)
@@ -94,31 +108,55 @@ class Snapshot:
     seq: int
     statuses: Mapping[str, CityStatus]
     online: Mapping[str, bool]
-    cues: Mapping[str, cues.CueState]
+    channels: Channels
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of an accepted command. ``event`` is None when the command id was seen
-    before (a retry): it is acknowledged again with its original ``seq`` and changes nothing."""
+    """The result of an accepted command: ``seq`` of its first event, and the events it made.
+    ``events`` is empty when the command id was seen before (a retry): it is acknowledged
+    again with its original ``seq`` and changes nothing."""
 
     seq: int
-    event: StoredEvent | None
+    events: list[StoredEvent]
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    kind: EventKind
+    city: str
+    data: dict[str, Any]
+    staff: dict[str, Any] | None = None
+    audience: bool = True
+
+    def stored(self, seq: int, at: datetime) -> StoredEvent:
+        return StoredEvent(
+            seq=seq,
+            kind=self.kind,
+            city=self.city,
+            at=at,
+            data=self.data,
+            staff=self.staff,
+            audience=self.audience,
+        )
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What one accepted command changes; a backend writes all of it atomically."""
+    """What one accepted command changes; a backend writes all of it atomically: the events
+    (numbered in order from the next seq), the new state, the cue log lines, and one audit
+    entry carrying the first event's seq."""
 
-    kind: EventKind
+    events: list[PlannedEvent]
     city: str
-    event_data: dict[str, Any]
+    kind: str
     audit_before: str
     audit_after: str
     note: str
     status: CityStatus | None = None
-    cue: cues.CueState | None = None
-    cue_log: bool = False
+    cue_key: str | None = None
+    cue_state: cues.CueState | None = None
+    cue_log: list[tuple[str, int, bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -234,15 +272,23 @@ class Store(abc.ABC):
         actor: Actor,
         now: datetime,
         status: CityStatus,
-        cue_state: cues.CueState,
+        cue_states: Mapping[str, cues.CueState],
     ) -> Plan:
-        """Check and compute a command's effect from the city's current state (pure)."""
+        """Check and compute a command's effect from the current state (pure); raises
+        ``RuleError``. ``cue_states`` holds every channel's stored state, by channel key."""
         city = self.config.city(command.city)
         if city is None:
             raise RuleError("not_found", f"no city {command.city!r} in this event")
         if isinstance(command, StatusCommand):
             return plan_status(command, actor, now, status, city.start_utc)
-        return plan_cue(command, actor, now, cue_state, self.scripts.get(command.city))
+        return plan_cue(command, actor, Channels(cue_states, dict(self.scripts)), self.city_ids)
+
+    @property
+    def city_ids(self) -> frozenset[str]:
+        return frozenset(self.config.city_ids)
+
+    def channels(self, cue_states: Mapping[str, cues.CueState]) -> Channels:
+        return Channels(dict(cue_states), dict(self.scripts))
 
 
 def command_key(actor: Actor, command_id: str) -> str:
@@ -268,9 +314,9 @@ def plan_status(
         now=now,
     )
     return Plan(
-        kind="status",
+        events=[PlannedEvent(kind="status", city=command.city, data=views.status_fields(new))],
         city=command.city,
-        event_data=views.status_fields(new),
+        kind="status",
         audit_before=current.state.value,
         audit_after=new.state.value,
         note=new.note,
@@ -279,33 +325,34 @@ def plan_status(
 
 
 def plan_cue(
-    command: CueCommand,
-    actor: Actor,
-    now: datetime,
-    current: cues.CueState,
-    script: cues.Script | None,
+    command: CueCommand, actor: Actor, channels: Channels, known_cities: frozenset[str]
 ) -> Plan:
-    if not actor.may_cue(command.city):
-        if actor.role.value == "public":
-            raise RuleError("unauthorized", "sign in with an operator token to cue")
-        raise RuleError(
-            "forbidden", f"a {actor.role} of {actor.city!r} may not cue {command.city!r}"
-        )
-    if script is None:
-        raise RuleError("conflict", f"{command.city} has no cue script loaded")
-    sized = cues.CueState(index=current.index, blank=current.blank, count=len(script.cues))
-    new = cues.apply_cue(
-        sized, command.action, index=command.index, expected_from=command.expected_from
-    )
+    cue_plan = plan_cue_command(command, actor, channels, known_cities)
+    action = command.action + (f" {command.target}" if command.target else "")
     return Plan(
-        kind="cue",
+        events=[
+            PlannedEvent(kind="cue", city=e.city, data=e.data, staff=e.staff, audience=e.audience)
+            for e in cue_plan.events
+        ],
         city=command.city,
-        event_data=cues.cue_view(script, new, with_next=False),
-        audit_before=f"{current.index}{' blank' if current.blank else ''}",
-        audit_after=f"{new.index}{' blank' if new.blank else ''}",
-        note=command.action,
-        cue=new,
-        cue_log=(new.index, new.blank) != (current.index, current.blank),
+        kind="cue" if command.channel == "live" else f"cue {command.channel}",
+        audit_before=summary(cue_plan.before),
+        audit_after=summary(cue_plan.after),
+        note=action,
+        cue_key=cue_plan.key,
+        cue_state=cue_plan.after,
+        cue_log=cue_plan.log,
+    )
+
+
+def presence_plan(city: str, online: bool) -> Plan:
+    return Plan(
+        events=[PlannedEvent(kind="presence", city=city, data={"online": online})],
+        city=city,
+        kind="presence",
+        audit_before="",
+        audit_after="",
+        note="",
     )
 
 

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coordinator import cues
+from coordinator.channels import LIVE, REHEARSAL, channel_key, state_from_record, state_record
 from coordinator.config import Config
 from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
@@ -45,6 +46,7 @@ from coordinator.state.base import (
     StoreError,
     StoreUnavailable,
     command_key,
+    presence_plan,
     status_from_record,
     status_to_record,
 )
@@ -187,8 +189,8 @@ class RedisStore(Store):
         pipe.set(self.key("seq"), self._seq)
         for city, status in self._statuses.items():
             pipe.hset(self.key("status"), city, json.dumps(status_to_record(status)))
-        for city, cue in self._cue_states.items():
-            pipe.hset(self.key("cue"), city, json.dumps([cue.index, cue.blank]))
+        for key, cue in self._cue_states.items():
+            pipe.hset(self.key("cue"), key, json.dumps(state_record(cue)))
         await pipe.execute()
 
     async def _load(self) -> None:
@@ -202,29 +204,19 @@ class RedisStore(Store):
         self.epoch = str(epoch) if epoch else self.epoch
         self._seq = int(seq or 0)
         self._statuses = {k: status_from_record(json.loads(v)) for k, v in statuses.items()}
-        self._cue_states = {}
-        for k, v in cue_states.items():
-            index, blank = json.loads(v)
-            self._cue_states[k] = cues.CueState(index=int(index), blank=bool(blank))
+        self._cue_states = {k: state_from_record(json.loads(v)) for k, v in cue_states.items()}
         self._online = await self._presence_map()
         self._last_id = f"{self._seq}-0"
 
     # -- reading ------------------------------------------------------------------------------
 
     async def snapshot(self) -> Snapshot:
-        cue_states = {}
-        for city, script in self.scripts.items():
-            state = self._cue_states.get(city, cues.CueState())
-            count = len(script.cues)
-            cue_states[city] = cues.CueState(
-                index=min(state.index, count), blank=state.blank, count=count
-            )
         return Snapshot(
             epoch=self.epoch,
             seq=self._seq,
             statuses=dict(self._statuses),
             online=dict(self._online),
-            cues=cue_states,
+            channels=self.channels(self._cue_states),
         )
 
     async def events_since(self, seq: int) -> list[StoredEvent] | None:
@@ -283,60 +275,66 @@ class RedisStore(Store):
                     seen = await pipe.get(cmd_key)
                     if seen is not None:
                         await pipe.reset()
-                        return Outcome(seq=int(seen), event=None)
+                        return Outcome(seq=int(seen), events=[])
                     raw_status = await pipe.hget(self.key("status"), command.city)
-                    raw_cue = await pipe.hget(self.key("cue"), command.city)
-                    seq = int(await pipe.get(self.key("seq")) or 0) + 1
+                    raw_cues = await pipe.hgetall(self.key("cue"))
+                    seq = int(await pipe.get(self.key("seq")) or 0)
                     status = (
                         status_from_record(json.loads(raw_status)) if raw_status else CityStatus()
                     )
-                    cue_state = cues.CueState()
-                    if raw_cue:
-                        index, blank = json.loads(raw_cue)
-                        cue_state = cues.CueState(index=int(index), blank=bool(blank))
+                    cue_states = {k: state_from_record(json.loads(v)) for k, v in raw_cues.items()}
                     if isinstance(command, CueCommand):
                         await self._follow_script(command.city)
-                    plan = self.plan(command, actor, now, status, cue_state)  # may raise RuleError
+                        if command.target:
+                            await self._follow_script(command.target)
+                    plan = self.plan(command, actor, now, status, cue_states)  # may raise
                     pipe.multi()
-                    event = self._queue_event(pipe, plan, seq, now)
-                    self._queue_state(pipe, plan, seq, actor, command.id, now)
-                    pipe.set(cmd_key, seq, ex=COMMAND_TTL_S)
+                    events = self._queue_events(pipe, plan, seq, now)
+                    self._queue_state(pipe, plan, events[0].seq, actor, command.id, now)
+                    pipe.set(cmd_key, events[0].seq, ex=COMMAND_TTL_S)
                     await pipe.execute()
-                    return Outcome(seq=seq, event=event)
+                    return Outcome(seq=events[0].seq, events=events)
                 except WatchError:
                     continue  # someone else appended first: read again and re-check the rules
 
-    def _queue_event(self, pipe: Any, plan: Plan, seq: int, now: datetime) -> StoredEvent:
-        pipe.set(self.key("seq"), seq)
-        pipe.xadd(
-            self.key("events"),
-            {
+    def _queue_events(
+        self, pipe: Any, plan: Plan, last_seq: int, now: datetime
+    ) -> list[StoredEvent]:
+        """Append the plan's events after ``last_seq``, in one transaction with the state."""
+        events = []
+        for seq, planned in enumerate(plan.events, start=last_seq + 1):
+            event = planned.stored(seq, now)
+            fields: dict[str, Any] = {
                 "seq": seq,
-                "kind": plan.kind,
-                "city": plan.city,
+                "kind": event.kind,
+                "city": event.city,
                 "at": iso_utc(now),
-                "data": json.dumps(plan.event_data),
-            },
-            id=f"{seq}-0",
-            maxlen=STREAM_MAXLEN,
-            approximate=True,
-        )
-        return StoredEvent(seq=seq, kind=plan.kind, city=plan.city, at=now, data=plan.event_data)
+                "data": json.dumps(event.data),
+                "audience": int(event.audience),
+            }
+            if event.staff is not None:
+                fields["staff"] = json.dumps(event.staff)
+            pipe.xadd(
+                self.key("events"),
+                fields,
+                id=f"{seq}-0",
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+            events.append(event)
+        pipe.set(self.key("seq"), events[-1].seq)
+        return events
 
     def _queue_state(
         self, pipe: Any, plan: Plan, seq: int, actor: Actor, command_id: str, now: datetime
     ) -> None:
         if plan.status is not None:
             pipe.hset(self.key("status"), plan.city, json.dumps(status_to_record(plan.status)))
-        if plan.cue is not None:
-            pipe.hset(self.key("cue"), plan.city, json.dumps([plan.cue.index, plan.cue.blank]))
-            if plan.cue_log:
-                pipe.rpush(
-                    self.key(f"cuelog:{plan.city}"),
-                    json.dumps(
-                        [now.isoformat(), plan.cue.index, plan.cue.blank]
-                    ),  # to the µs: cue timings,
-                )
+        if plan.cue_key is not None and plan.cue_state is not None:
+            pipe.hset(self.key("cue"), plan.cue_key, json.dumps(state_record(plan.cue_state)))
+        for city, index, blank in plan.cue_log:
+            # The time to the microsecond: the WebVTT export times lines with it.
+            pipe.rpush(self.key(f"cuelog:{city}"), json.dumps([now.isoformat(), index, blank]))
         entry = AuditEntry(
             seq=seq,
             at=now,
@@ -419,14 +417,7 @@ class RedisStore(Store):
         last = await self.redis.hget(self.key("presence_logged"), city)
         if last is not None and bool(int(last)) == online:
             return None
-        plan = Plan(
-            kind="presence",
-            city=city,
-            event_data={"online": online},
-            audit_before="",
-            audit_after="",
-            note="",
-        )
+        plan = presence_plan(city, online)
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -435,9 +426,9 @@ class RedisStore(Store):
                     if logged is not None and bool(int(logged)) == online:
                         await pipe.reset()
                         return None
-                    seq = int(await pipe.get(self.key("seq")) or 0) + 1
+                    seq = int(await pipe.get(self.key("seq")) or 0)
                     pipe.multi()
-                    event = self._queue_event(pipe, plan, seq, now)
+                    (event,) = self._queue_events(pipe, plan, seq, now)
                     pipe.hset(self.key("presence_logged"), city, int(online))
                     await pipe.execute()
                     return event
@@ -497,8 +488,10 @@ class RedisStore(Store):
                         self._last_id = entry_id
                         if event.seq <= self._seq:
                             continue
-                        if event.kind == "cue" and event.data.get("version"):
-                            await self._follow_script(event.city, str(event.data["version"]))
+                        own_view = event.staff or {}
+                        if event.kind == "cue" and own_view.get("version"):
+                            # The city's own script (a follower's data shows the leader's).
+                            await self._follow_script(event.city, str(own_view["version"]))
                         self._remember(event)
                         await self._publish(event)
                 if not answer:
@@ -529,10 +522,9 @@ class RedisStore(Store):
         data = event.data
         if event.kind == "status":
             self._statuses[event.city] = status_from_record(data)
-        elif event.kind == "cue":
-            self._cue_states[event.city] = cues.CueState(
-                index=int(data["index"]), blank=bool(data["blank"])
-            )
+        elif event.kind == "cue" and event.staff is not None:
+            key = channel_key(event.city, REHEARSAL if data.get("channel") == REHEARSAL else LIVE)
+            self._cue_states[key] = state_from_record(event.staff["state"])
         elif event.kind == "presence":
             self._online[event.city] = bool(data["online"])
 
@@ -547,6 +539,8 @@ def _event_from_entry(fields: dict[str, str]) -> StoredEvent:
         city=fields["city"],
         at=parse_iso_utc(fields["at"]),
         data=json.loads(fields["data"]),
+        staff=json.loads(fields["staff"]) if fields.get("staff") else None,
+        audience=fields.get("audience", "1") == "1",
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from coordinator import cues
+from coordinator.channels import state_from_record, state_record
 from coordinator.config import Config
 from coordinator.protocol import Command
 from coordinator.rules import Actor, CityStatus
@@ -34,22 +35,22 @@ from coordinator.state.base import (
     StoredEvent,
     StoreError,
     command_key,
+    presence_plan,
     status_from_record,
     status_to_record,
 )
 
 T = TypeVar("T")
 DB_NAME = "coordinator.sqlite3"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, city TEXT NOT NULL,
-    at TEXT NOT NULL, data TEXT NOT NULL);
+    at TEXT NOT NULL, data TEXT NOT NULL, staff TEXT, audience INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS city_status (city TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS cue_state (
-    city TEXT PRIMARY KEY, idx INTEGER NOT NULL, blank INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cue_state (channel TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS commands (key TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, at TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL,
@@ -175,20 +176,18 @@ class SqliteStore(Store):
             city: status_from_record(json.loads(data))
             for city, data in conn.execute("SELECT city, data FROM city_status")
         }
-        cue_states = {}
-        for city, idx, blank in conn.execute("SELECT city, idx, blank FROM cue_state"):
-            script = self.scripts.get(city)
-            count = len(script.cues) if script else 0
-            cue_states[city] = cues.CueState(index=min(idx, count), blank=bool(blank), count=count)
-        for city, script in self.scripts.items():
-            cue_states.setdefault(city, cues.CueState(count=len(script.cues)))
         return Snapshot(
             epoch=self.epoch,
             seq=seq,
             statuses=statuses,
             online=dict(self._online),
-            cues=cue_states,
+            channels=self.channels(self._cue_states_sync()),
         )
+
+    def _cue_states_sync(self) -> dict[str, cues.CueState]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT channel, data FROM cue_state")
+        return {key: state_from_record(json.loads(data)) for key, data in rows}
 
     def _seq_sync(self) -> int:
         assert self._conn is not None
@@ -204,7 +203,9 @@ class SqliteStore(Store):
         if seq > current or current - seq > MAX_REPLAY_EVENTS:
             return None
         rows = self._conn.execute(
-            "SELECT seq, kind, city, at, data FROM events WHERE seq > ? ORDER BY seq", (seq,)
+            "SELECT seq, kind, city, at, data, staff, audience FROM events WHERE seq > ? "
+            "ORDER BY seq",
+            (seq,),
         )
         return [
             StoredEvent(
@@ -213,6 +214,8 @@ class SqliteStore(Store):
                 city=row[2],
                 at=parse_iso_utc(row[3]),
                 data=json.loads(row[4]),
+                staff=json.loads(row[5]) if row[5] else None,
+                audience=bool(row[6]),
             )
             for row in rows
         ]
@@ -261,8 +264,8 @@ class SqliteStore(Store):
     async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
         async with self._lock:
             outcome = await self._run(self._apply_sync, command, actor, now)
-            if outcome.event is not None:
-                await self._publish(outcome.event)
+            for event in outcome.events:
+                await self._publish(event)
             return outcome
 
     def _apply_sync(self, command: Command, actor: Actor, now: datetime) -> Outcome:
@@ -271,32 +274,39 @@ class SqliteStore(Store):
         with self._transaction() as conn:
             row = conn.execute("SELECT seq FROM commands WHERE key = ?", (key,)).fetchone()
             if row is not None:
-                return Outcome(seq=int(row[0]), event=None)
+                return Outcome(seq=int(row[0]), events=[])
             status_row = conn.execute(
                 "SELECT data FROM city_status WHERE city = ?", (command.city,)
             ).fetchone()
             status = status_from_record(json.loads(status_row[0])) if status_row else CityStatus()
-            cue_row = conn.execute(
-                "SELECT idx, blank FROM cue_state WHERE city = ?", (command.city,)
-            ).fetchone()
-            cue_state = (
-                cues.CueState(index=cue_row[0], blank=bool(cue_row[1]))
-                if cue_row
-                else cues.CueState()
-            )
-            plan = self.plan(command, actor, now, status, cue_state)  # raises RuleError
-            event = self._append_sync(conn, plan, now)
-            self._write_plan_sync(conn, plan, event.seq, actor, command.id, now)
-            conn.execute("INSERT INTO commands VALUES (?, ?)", (key, event.seq))
-        return Outcome(seq=event.seq, event=event)
+            plan = self.plan(command, actor, now, status, self._cue_states_sync())
+            events = self._append_sync(conn, plan, now)
+            self._write_plan_sync(conn, plan, events[0].seq, actor, command.id, now)
+            conn.execute("INSERT INTO commands VALUES (?, ?)", (key, events[0].seq))
+        return Outcome(seq=events[0].seq, events=events)
 
-    def _append_sync(self, conn: sqlite3.Connection, plan: Plan, now: datetime) -> StoredEvent:
-        seq = self._seq_sync() + 1
-        conn.execute(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-            (seq, plan.kind, plan.city, iso_utc(now), json.dumps(plan.event_data)),
-        )
-        return StoredEvent(seq=seq, kind=plan.kind, city=plan.city, at=now, data=plan.event_data)
+    def _append_sync(
+        self, conn: sqlite3.Connection, plan: Plan, now: datetime
+    ) -> list[StoredEvent]:
+        seq = self._seq_sync()
+        events = []
+        for planned in plan.events:
+            seq += 1
+            event = planned.stored(seq, now)
+            conn.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    event.kind,
+                    event.city,
+                    iso_utc(now),
+                    json.dumps(event.data),
+                    json.dumps(event.staff) if event.staff is not None else None,
+                    int(event.audience),
+                ),
+            )
+            events.append(event)
+        return events
 
     def _write_plan_sync(
         self,
@@ -312,22 +322,16 @@ class SqliteStore(Store):
                 "INSERT OR REPLACE INTO city_status VALUES (?, ?)",
                 (plan.city, json.dumps(status_to_record(plan.status))),
             )
-        if plan.cue is not None:
+        if plan.cue_key is not None and plan.cue_state is not None:
             conn.execute(
-                "INSERT OR REPLACE INTO cue_state VALUES (?, ?, ?)",
-                (plan.city, plan.cue.index, int(plan.cue.blank)),
+                "INSERT OR REPLACE INTO cue_state VALUES (?, ?)",
+                (plan.cue_key, json.dumps(state_record(plan.cue_state))),
             )
-            if plan.cue_log:
-                conn.execute(
-                    "INSERT INTO cue_log VALUES (?, ?, ?, ?, ?)",
-                    (
-                        seq,
-                        plan.city,
-                        now.isoformat(),
-                        plan.cue.index,
-                        int(plan.cue.blank),
-                    ),  # µs: timings
-                )
+        for offset, (city, index, blank) in enumerate(plan.cue_log):
+            conn.execute(  # the time to the microsecond: the WebVTT export times lines with it
+                "INSERT INTO cue_log VALUES (?, ?, ?, ?, ?)",
+                (seq + offset, city, now.isoformat(), index, int(blank)),
+            )
         conn.execute(
             "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -369,16 +373,8 @@ class SqliteStore(Store):
             return event
 
     def _presence_sync(self, city: str, online: bool, now: datetime) -> StoredEvent:
-        plan = Plan(
-            kind="presence",
-            city=city,
-            event_data={"online": online},
-            audit_before="",
-            audit_after="",
-            note="",
-        )
         with self._transaction() as conn:
-            return self._append_sync(conn, plan, now)
+            return self._append_sync(conn, presence_plan(city, online), now)[0]
 
 
 class _Transaction:
