@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
 import logging
 import os
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,11 +22,12 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from coordinator import auth, cues, ical_feed, pages, protocol, qr, schedule, views
+from coordinator import auth, cues, drift, ical_feed, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
 from coordinator.caching import CachedBody, VersionedCache, strong_etag
 from coordinator.limits import Limits
 from coordinator.logs import AccessLog
+from coordinator.osc import OscServer
 from coordinator.protocol import ProtocolError, StatusCommand
 from coordinator.realtime import PUBLIC, Hub
 from coordinator.rules import Role
@@ -49,6 +52,8 @@ class Settings:
     demo_lead: timedelta = timedelta(minutes=10)
     limits: Limits = field(default_factory=Limits)
     allowed_origins: tuple[str, ...] = ()
+    osc_port: int | None = None  # UDP; off unless set
+    osc_host: str = "127.0.0.1"
     web_dir: Path = WEB_DIR
 
 
@@ -99,6 +104,8 @@ def settings_from_env() -> Settings:
         secrets_path=Path(secrets) if secrets else None,
         redis_url=env.get("REDIS_URL") or None,
         redis_prefix=env.get("COORDINATOR_REDIS_PREFIX") or None,
+        osc_port=int(env["COORDINATOR_OSC_PORT"]) if env.get("COORDINATOR_OSC_PORT") else None,
+        osc_host=env.get("COORDINATOR_OSC_HOST", "127.0.0.1"),
         demo=env.get("COORDINATOR_DEMO") == "1",
         limits=Limits().with_overrides(
             [p for p in env.get("COORDINATOR_LIMITS", "").split(",") if p]
@@ -162,9 +169,22 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
                 store.set_script(city_id, upload.parse(city_id))
             except cues.ScriptError as exc:
                 log.error("the uploaded script of %s no longer loads: %s", city_id, exc)
+        transport = None
+        if settings.osc_port is not None:
+
+            async def osc_command(token: str, command: protocol.CueCommand) -> dict[str, Any]:
+                return await hub.execute(command, tokens.lookup(token))
+
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: OscServer(osc_command), local_addr=(settings.osc_host, settings.osc_port)
+            )
+            log.info("OSC listening on udp %s:%d", settings.osc_host, settings.osc_port)
         try:
             yield
         finally:
+            if transport is not None:
+                transport.close()
             await store.close()
 
     def bearer(request: Request) -> auth.TokenRecord | None:
@@ -343,6 +363,45 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return error_response(reply["code"], reply["message"])
         return JSONResponse({**reply, **info})
 
+    async def post_cue(request: Request) -> Response:
+        """GO from a button box, a Stream Deck or a script: the cue command over HTTP."""
+        city_id, action = request.path_params["city"], request.path_params["action"]
+        record = bearer(request)
+        if record is None:
+            return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        body = await request.body()
+        try:
+            raw = protocol.decode_json(body) if body.strip() else {}
+            if not isinstance(raw, dict):
+                raise ProtocolError("the body must be a JSON object")
+            raw.setdefault("id", "http-" + secrets.token_hex(6))
+            message = protocol.parse_client_object(
+                {**raw, "type": "cue", "city": city_id, "action": action}
+            )
+        except ProtocolError as exc:
+            return error_response(exc.code, exc.message, exc.id)
+        assert isinstance(message, protocol.CueCommand)
+        reply = await hub.execute(message, record)
+        if reply["type"] == "error":
+            return error_response(reply["code"], reply["message"], reply["id"])
+        return JSONResponse(reply)
+
+    async def api_drift(request: Request) -> Response:
+        reference = request.query_params.get("reference", cfg.cities[0].id)
+        if cfg.city(reference) is None:
+            return error_response("invalid", f"reference: no city {reference!r}")
+        channels = (await store.snapshot()).channels
+        if reference not in channels.scripts:
+            return error_response("invalid", f"reference: {reference} runs no surtitles")
+        ref_log = await store.cue_log(reference)
+        ref_index = channels.public_view(reference)["index"]
+        result = {}
+        for city_id in channels.scripts:
+            index = channels.public_view(city_id)["index"]
+            found = drift.drift(await store.cue_log(city_id), index, ref_log, ref_index)
+            result[city_id] = {**found.as_json(), "count": channels.state(city_id).count}
+        return JSONResponse({"reference": reference, "cities": result})
+
     async def page(request: Request) -> Response:
         name = request.scope["route"].name
         city_id = request.path_params.get("city")
@@ -397,6 +456,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/cues/{city}/log.vtt", cue_log_vtt),
         Route("/api/cues/{city}/script", get_script, methods=["GET"]),
         Route("/api/cues/{city}/script", put_script, methods=["PUT"]),
+        Route("/api/cues/{city}/{action}", post_cue, methods=["POST"]),
+        Route("/api/drift", api_drift),
         WebSocketRoute("/ws", hub.endpoint),
         Mount("/static", StaticFiles(directory=settings.web_dir), name="static"),
     ]

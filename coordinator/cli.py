@@ -97,6 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="change a limit (repeatable; docs/security.md): "
         + ", ".join(f"{name} ({text})" for name, text in DESCRIPTIONS.items()),
     )
+    serve.add_argument(
+        "--osc-port",
+        type=int,
+        default=int(os.environ["COORDINATOR_OSC_PORT"])
+        if os.environ.get("COORDINATOR_OSC_PORT")
+        else None,
+        help="listen for OSC cue commands on this UDP port (off by default; docs/integrations.md)",
+    )
+    serve.add_argument(
+        "--osc-host",
+        default=os.environ.get("COORDINATOR_OSC_HOST", "127.0.0.1"),
+        help="address of the OSC listener (default 127.0.0.1: this machine only)",
+    )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(handler=cmd_serve)
 
@@ -155,6 +168,9 @@ def settings_env(settings: Any, log_level: str) -> dict[str, str]:
         env["REDIS_URL"] = settings.redis_url
     if settings.redis_prefix:
         env["COORDINATOR_REDIS_PREFIX"] = settings.redis_prefix
+    if settings.osc_port is not None:
+        env["COORDINATOR_OSC_PORT"] = str(settings.osc_port)
+        env["COORDINATOR_OSC_HOST"] = settings.osc_host
     return env
 
 
@@ -205,7 +221,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         redis_prefix=args.redis_prefix,
         limits=limits,
         allowed_origins=tuple(args.allowed_origin),
+        osc_port=args.osc_port,
+        osc_host=args.osc_host,
     )
+    if args.workers > 1 and args.osc_port is not None:
+        print(
+            "error: --osc-port works with one process (each would bind the port)", file=sys.stderr
+        )
+        return 1
     if args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 1

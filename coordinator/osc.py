@@ -1,0 +1,176 @@
+"""Open Sound Control, for GO from QLab, Bitfocus Companion or anything that speaks OSC.
+Parsing is pure; :class:`OscServer` is the thin UDP edge.
+
+Addresses (the first argument is always the operator's token, the shared secret)::
+
+    /coordinator/{city}/go      TOKEN [FROM]     next cue (FROM: only if the cue is still FROM)
+    /coordinator/{city}/back    TOKEN            previous cue
+    /coordinator/{city}/blank   TOKEN            blank the screens
+    /coordinator/{city}/unblank TOKEN
+    /coordinator/{city}/goto    TOKEN N          show cue N
+    /coordinator/{city}/freeze  TOKEN
+    /coordinator/{city}/release TOKEN
+
+A message without a valid token does nothing (and is logged without its arguments).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import struct
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from coordinator.protocol import CueCommand
+
+log = logging.getLogger("coordinator.osc")
+
+ACTIONS = {
+    "go": "next",
+    "back": "prev",
+    "blank": "blank",
+    "unblank": "unblank",
+    "goto": "goto",
+    "freeze": "freeze",
+    "release": "release",
+}
+_ADDRESS_RE = re.compile(r"^/coordinator/([a-z0-9-]{1,40})/([a-z]+)$")
+MAX_PACKET_BYTES = 1024
+
+
+class OscError(ValueError):
+    """A packet that is not OSC, or not one of our messages."""
+
+
+@dataclass(frozen=True)
+class OscMessage:
+    address: str
+    args: tuple[int | float | str, ...]
+
+
+def _string(data: bytes, offset: int) -> tuple[str, int]:
+    end = data.find(b"\0", offset)
+    if end < 0:
+        raise OscError("unterminated string")
+    text = data[offset:end].decode("utf-8", errors="strict")
+    return text, (end + 4) & ~3  # past the NUL, padded to a multiple of 4
+
+
+def parse_packet(data: bytes) -> list[OscMessage]:
+    """The messages of an OSC packet (a message or a bundle of them). Raises OscError."""
+    if len(data) > MAX_PACKET_BYTES:
+        raise OscError("packet too large")
+    try:
+        if data.startswith(b"#bundle\0"):
+            messages = []
+            offset = 16  # "#bundle\0" and the 8-byte time tag
+            while offset < len(data):
+                (size,) = struct.unpack_from(">i", data, offset)
+                if size <= 0 or offset + 4 + size > len(data):
+                    raise OscError("bad bundle element size")
+                messages.extend(parse_packet(data[offset + 4 : offset + 4 + size]))
+                offset += 4 + size
+            return messages
+        address, offset = _string(data, 0)
+        if not address.startswith("/"):
+            raise OscError("not an OSC message")
+        tags = ","
+        if offset < len(data):
+            tags, offset = _string(data, offset)
+        args: list[int | float | str] = []
+        for tag in tags[1:]:
+            if tag == "i":
+                args.append(struct.unpack_from(">i", data, offset)[0])
+                offset += 4
+            elif tag == "f":
+                args.append(struct.unpack_from(">f", data, offset)[0])
+                offset += 4
+            elif tag == "s":
+                text, offset = _string(data, offset)
+                args.append(text)
+            else:
+                raise OscError(f"unsupported argument type {tag!r}")
+        return [OscMessage(address, tuple(args))]
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise OscError(f"malformed packet: {exc}") from None
+
+
+def to_command(message: OscMessage) -> tuple[str, CueCommand]:
+    """The token and the cue command an OSC message asks for. Raises OscError."""
+    match = _ADDRESS_RE.match(message.address)
+    if match is None or match.group(2) not in ACTIONS:
+        raise OscError(f"unknown address {message.address[:80]!r}")
+    city, verb = match.groups()
+    if not message.args or not isinstance(message.args[0], str):
+        raise OscError("the first argument must be the operator's token")
+    token, rest = message.args[0], message.args[1:]
+    numbers = [int(a) for a in rest if isinstance(a, int | float) and not isinstance(a, bool)]
+    command_id = "osc-" + secrets.token_hex(6)
+    if verb == "goto":
+        if not numbers or numbers[0] < 0:
+            raise OscError("goto needs a cue number")
+        return token, CueCommand(id=command_id, city=city, action="goto", index=numbers[0])
+    expected = numbers[0] if verb == "go" and numbers else None
+    action = ACTIONS[verb]
+    return token, CueCommand(
+        id=command_id,
+        city=city,
+        action=action,  # type: ignore[arg-type]  # the values of ACTIONS are cue actions
+        expected_from=expected,
+    )
+
+
+Handler = Callable[[str, CueCommand], Awaitable[dict[str, object]]]
+
+
+class OscServer(asyncio.DatagramProtocol):
+    """Receives OSC over UDP and hands each command to ``handler`` (token, command)."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        try:
+            commands = [to_command(m) for m in parse_packet(data)]
+        except OscError as exc:
+            log.info("osc refused from %s: %s", addr[0], exc)
+            return
+        for token, command in commands:
+            task = asyncio.get_running_loop().create_task(self._run(token, command, addr))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, token: str, command: CueCommand, addr: tuple[str | object, ...]) -> None:
+        reply = await self.handler(token, command)
+        log.info(
+            "osc %s %s from %s: %s",
+            command.city,
+            command.action,
+            addr[0],
+            reply.get("code") or reply.get("type"),
+        )
+
+
+def encode_message(address: str, *args: int | float | str) -> bytes:
+    """An OSC message as bytes (for tests, and as a reference for integrators)."""
+
+    def pad(raw: bytes) -> bytes:
+        raw += b"\0"
+        return raw + b"\0" * (-len(raw) % 4)
+
+    tags = "," + "".join(
+        "i" if isinstance(a, int) else "f" if isinstance(a, float) else "s" for a in args
+    )
+    body = pad(address.encode()) + pad(tags.encode())
+    for arg in args:
+        if isinstance(arg, int):
+            body += struct.pack(">i", arg)
+        elif isinstance(arg, float):
+            body += struct.pack(">f", arg)
+        else:
+            body += pad(arg.encode())
+    return body
