@@ -1,91 +1,527 @@
-// The public page: the schedule from /api/cities, each reading in its city's time, the
-// viewer's time and a countdown. No framework, no build step, nothing from another site.
+// The public dashboard: every city's reading at a glance, live. The schedule comes with the
+// page (the cards tick even if websockets are blocked), the live status from one
+// websocket (LiveClient: back-off, since/epoch). What we hold is shown as live only while the
+// client is synced; otherwise every badge says "last known" and a banner says we reconnect.
+// No framework, no build step, nothing from another site; all text through i18n.js.
 
-import { LiveClient } from "/static/client.js";
+import { LiveClient, el } from "/static/client.js";
+import { DICT, pickLanguage, rememberLanguage, translateStatic, translator } from "/static/i18n.js";
 
-const list = document.getElementById("cities");
-const LABELS = {
-  scheduled: "Scheduled", preparing: "Preparing", live: "Live", paused: "Paused",
-  delayed: "Delayed", finished: "Finished", cancelled: "Cancelled",
+const $ = (id) => document.getElementById(id);
+const HOUR = 3600000;
+const STATES = ["scheduled", "preparing", "live", "paused", "delayed", "finished", "cancelled"];
+const NOT_STARTED = new Set(["scheduled", "preparing", "delayed"]);
+
+const model = {
+  event: null,
+  order: [], // city ids, in the config's order
+  cities: new Map(), // id -> schedule fields merged with the live status fields
+  cues: {}, // id -> {index, count, blank}
+  haveStatus: false, // a snapshot has been received at least once
+  connection: "connecting",
+  lastUpdate: null, // when we last received a snapshot or event, or caught up
+  liveSince: new Map(), // id -> ms: when we saw the reading go live
 };
+const cards = new Map(); // id -> {li, ...element references}
+const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+let lang = "en";
+let t = translator(lang);
+let locale = "en";
 
-function fmtTime(date, timeZone) {
-  return new Intl.DateTimeFormat(undefined, {
-    timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short",
-  }).format(date);
+// ---- time formatting ------------------------------------------------------------------------
+
+const formats = new Map();
+function dtf(zone, options, loc = locale) {
+  const key = `${loc}|${zone}|${JSON.stringify(options)}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(loc, { timeZone: zone, ...options });
+    formats.set(key, f);
+  }
+  return f;
+}
+const HM = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+const HMS = { ...HM, second: "2-digit" };
+
+function part(date, zone, options, type, loc) {
+  const found = dtf(zone, options, loc).formatToParts(date).find((p) => p.type === type);
+  return found ? found.value : "";
 }
 
-function fmtCountdown(ms) {
-  const sign = ms < 0 ? -1 : 1;
-  let s = Math.floor(Math.abs(ms) / 1000);
+/** "+02:00" for a zone at an instant (computed by the browser, so it follows DST). */
+function offsetAt(date, zone) {
+  const name = part(date, zone, { timeZoneName: "longOffset" }, "timeZoneName", "en-US");
+  const m = /([+-])(\d{2}):(\d{2})/.exec(name);
+  return m ? `${m[1]}${m[2]}:${m[3]}` : "+00:00";
+}
+
+/** The zone's short name at an instant. Browsers say "GMT+2" for many zones in many
+ * languages; the server's tz database name (CEST, CDT, IST) is used when it applies. */
+function zoneName(date, zone) {
+  for (const id of model.order) {
+    const c = model.cities.get(id);
+    if (c.abbreviation && sameZone(c.timezone, zone) && offsetAt(date, zone) === c.utc_offset) {
+      return c.abbreviation;
+    }
+  }
+  // Then a name the browser knows ("PDT", "CET") in this or another English, rather than "GMT-7".
+  let name = "";
+  for (const loc of [locale, "en-US", "en-GB", "en-IN"]) {
+    name = part(date, zone, { timeZoneName: "short" }, "timeZoneName", loc);
+    if (!/^(GMT|UTC)[+−-]/.test(name)) return name;
+  }
+  return part(date, zone, { timeZoneName: "short" }, "timeZoneName");
+}
+
+/** Whether two IANA names are one zone (browsers say Asia/Calcutta for Asia/Kolkata). */
+const canonical = (zone) => dtf(zone, {}, "en-US").resolvedOptions().timeZone;
+const sameZone = (a, b) => a === b || canonical(a) === canonical(b);
+
+const dayKey = (date, zone) => dtf(zone, { year: "numeric", month: "2-digit", day: "2-digit" }, "en-CA").format(date);
+
+/** "14:00 CEST", with the day in front when it is not the event's day in that zone. */
+function timeIn(date, zone) {
+  let text = `${dtf(zone, HM).format(date)} ${zoneName(date, zone)}`;
+  if (model.event && dayKey(date, zone) !== model.event.date) {
+    text = `${dtf(zone, { weekday: "short", day: "numeric", month: "short" }).format(date)}, ${text}`;
+  }
+  return text;
+}
+
+function duration(ms) {
+  let s = Math.max(0, Math.floor(ms / 1000));
   const d = Math.floor(s / 86400); s -= d * 86400;
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
-  const body = (d ? `${d}d ` : "") + `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-  return sign < 0 ? `started ${body} ago` : `in ${body}`;
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d ? `${t("days", { n: d })} ` : ""}${pad(h)}:${pad(m)}:${pad(s)}`;
 }
 
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
+const utcHM = (ms) => dtf("UTC", HM).format(new Date(ms));
 
-function render(cities) {
-  list.replaceChildren();
-  for (const city of cities) {
-    const start = new Date(city.start_utc);
-    const li = el("li", "city");
-    li.dataset.city = city.id;
-    li.append(el("h2", "city-name", city.name.en));
-    const local = el("p", "start-local", `${fmtTime(start, city.timezone)} (${city.utc_offset})`);
-    li.append(local);
-    li.append(el("p", "start-viewer muted", `Your time: ${fmtTime(start)}`));
-    if (!city.confirmed) li.append(el("p", "tbc", "to be confirmed"));
-    if (city.venue) li.append(el("p", "venue", city.venue));
-    if (city.address) li.append(el("p", "address muted", city.address));
-    const status = el("p", "status", "");
-    li.append(status);
-    const note = el("p", "note");
-    li.append(note);
-    const cd = el("p", "countdown");
-    cd.dataset.start = city.start_utc;
-    li.append(cd);
-    list.append(li);
+// ---- the model --------------------------------------------------------------------------------
+
+const synced = () => model.connection === "live";
+const cityName = (c) => (c.name && (c.name[lang] || c.name.en)) || c.id;
+const stateLabel = (state) => (STATES.includes(state) ? t(`state_${state}`) : t("state_unknown"));
+
+function effectiveStart(c) {
+  const expected = c.state === "delayed" && c.expected_start_utc;
+  return Date.parse(expected || c.start_utc);
+}
+const durationMs = (c) => Date.parse(c.end_utc) - Date.parse(c.start_utc);
+
+function mergeSchedule(cities) {
+  const ids = cities.map((c) => c.id);
+  const same = ids.length === model.order.length && ids.every((id, i) => id === model.order[i]);
+  for (const c of cities) model.cities.set(c.id, { ...model.cities.get(c.id), ...c });
+  if (!same) {
+    model.order = ids;
+    for (const id of [...model.cities.keys()]) if (!ids.includes(id)) model.cities.delete(id);
   }
+  return !same;
+}
+
+function noteLiveSince(id, state, at) {
+  if (state !== "live") model.liveSince.delete(id);
+  else if (!model.liveSince.has(id) && at) model.liveSince.set(id, Date.parse(at));
+}
+
+// ---- rendering --------------------------------------------------------------------------------
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function buildCard(id) {
+  const li = el("li", "city");
+  li.dataset.city = id;
+  const r = { li };
+  const head = el("div", "card-head");
+  r.name = el("h3", "city-name");
+  r.status = el("p", "status");
+  head.append(r.name, r.status);
+
+  r.clockLabel = el("span", "label");
+  r.clockTime = el("time", "local-now");
+  r.clock = el("p", "clock");
+  r.clock.append(r.clockLabel, " ", r.clockTime);
+
+  r.times = el("dl", "times");
+  r.dtCity = el("dt");
+  r.ddCity = el("dd", "start-local");
+  r.dtViewer = el("dt");
+  r.ddViewer = el("dd", "start-viewer");
+  const rows = [el("div", "time-row"), el("div", "time-row")];
+  rows[0].append(r.dtCity, " ", r.ddCity);
+  rows[1].append(r.dtViewer, " ", r.ddViewer);
+  r.times.append(...rows);
+  r.tbc = el("p", "tbc");
+
+  r.countdown = el("p", "countdown");
+  r.delay = el("p", "delay-info");
+  r.place = el("div", "place");
+  r.note = el("p", "note");
+  r.updated = el("p", "updated muted");
+  r.cues = el("p", "cues");
+  r.calendar = el("a", "cal-link");
+  r.calendar.href = `/cities/${encodeURIComponent(id)}/calendar.ics`;
+  const links = el("p", "card-links");
+  links.append(r.calendar);
+  li.append(head, r.clock, r.countdown, r.times, r.tbc, r.delay, r.place, r.note, r.updated, r.cues, links);
+  cards.set(id, r);
+  return li;
+}
+
+function buildCards() {
+  cards.clear();
+  $("cities").replaceChildren(...model.order.map(buildCard));
+  for (const id of model.order) updateCard(id);
+}
+
+/** A start time in one zone; when delayed, the new time then the old one struck through. */
+function startCell(dd, c, zone) {
+  const nodes = [];
+  const scheduled = new Date(c.start_utc);
+  if (c.state === "delayed" && c.expected_start_utc) {
+    const old = el("del", "", timeIn(scheduled, zone));
+    old.prepend(el("span", "visually-hidden", `${t("was")} `));
+    nodes.push(el("span", "visually-hidden", `${t("now_word")} `));
+    nodes.push(el("strong", "new-time", timeIn(new Date(c.expected_start_utc), zone)), " ", old);
+  } else {
+    nodes.push(el("span", "", timeIn(scheduled, zone)));
+  }
+  dd.replaceChildren(...nodes);
+}
+
+function updateCard(id) {
+  const r = cards.get(id);
+  const c = model.cities.get(id);
+  if (!r || !c) return;
+  const live = synced();
+  const known = model.haveStatus && STATES.includes(c.state);
+  r.li.dataset.state = live && known ? c.state : "unknown";
+  setText(r.name, cityName(c));
+
+  r.status.dataset.state = live && known ? c.state : "unknown";
+  if (known && !live) r.status.dataset.lastState = c.state;
+  else delete r.status.dataset.lastState;
+  setText(r.status, !known ? t("state_unknown") : live ? stateLabel(c.state) : t("last_known", { state: stateLabel(c.state) }));
+
+  setText(r.clockLabel, t("local_time"));
+  setText(r.dtCity, t("in_city", { city: cityName(c) }));
+  setText(r.dtViewer, t("viewer"));
+  startCell(r.ddCity, c, c.timezone);
+  startCell(r.ddViewer, c, viewerZone);
+
+  const delayed = known && c.state === "delayed" && c.expected_start_utc;
+  r.delay.hidden = !delayed;
+  if (delayed) {
+    const at = new Date(c.expected_start_utc);
+    setText(r.delay, t("delayed_by", { n: c.delay_minutes, time: timeIn(at, c.timezone) }));
+  }
+
+  r.tbc.hidden = c.confirmed;
+  setText(r.tbc, t("time_venue_tbc"));
+  const place = [];
+  if (c.venue) place.push(el("p", "venue", c.venue));
+  else if (c.confirmed) place.push(el("p", "venue tbc", t("venue_tbc")));
+  if (c.address) place.push(el("p", "address", c.address));
+  if (c.access) place.push(el("p", "access", t("getting_there", { access: c.access })));
+  if (c.geo && c.geo.length === 2) {
+    const map = el("a", "map-link", t("map"));
+    map.href = `geo:${c.geo[0]},${c.geo[1]}`;
+    place.push(el("p", "map"));
+    place[place.length - 1].append(map);
+  }
+  r.place.replaceChildren(...place);
+  r.place.hidden = !place.length;
+
+  setText(r.note, c.note || "");
+  r.note.hidden = !c.note;
+  r.updated.hidden = !(known && c.updated_at);
+  if (!r.updated.hidden) setText(r.updated, t("updated", { time: timeIn(new Date(c.updated_at), c.timezone) }));
+
+  const cue = model.cues[id];
+  r.cues.hidden = !cue;
+  if (cue) {
+    let text = cue.index > 0 ? t("cues", { index: cue.index, count: cue.count }) : t("cues_ready", { count: cue.count });
+    if (cue.blank) text += ` ${t("cues_blank")}`;
+    setText(r.cues, text);
+  }
+
+  setText(r.calendar, t("add_to_calendar"));
+  r.calendar.setAttribute("aria-label", t("add_to_calendar_aria", { city: cityName(c) }));
+  tickCard(id, Date.now());
+}
+
+function timing(c, now) {
+  const known = model.haveStatus && STATES.includes(c.state);
+  const start = effectiveStart(c);
+  if (!known || !synced()) {
+    // Not live data: only what the schedule says, never a claim about what is happening.
+    return now < start ? t("starts_in", { d: duration(start - now) }) : "";
+  }
+  if (NOT_STARTED.has(c.state)) {
+    if (now > start + durationMs(c)) return t("past_no_news");
+    if (now < start) return t(c.state === "delayed" ? "new_start_in" : "starts_in", { d: duration(start - now) });
+    if (now - start < 60000) return t("due_now");
+    return t("overdue", { d: duration(now - start) });
+  }
+  if (c.state === "live") {
+    const since = model.liveSince.get(c.id) ?? Date.parse(c.updated_at || c.start_utc);
+    return t("live_for", { d: duration(now - since) });
+  }
+  if (c.state === "paused" && c.updated_at) return t("paused_for", { d: duration(now - Date.parse(c.updated_at)) });
+  if (c.state === "finished" && c.updated_at) return t("ended_at", { time: timeIn(new Date(c.updated_at), c.timezone) });
+  return "";
+}
+
+function tickCard(id, now) {
+  const r = cards.get(id);
+  const c = model.cities.get(id);
+  if (!r || !c) return;
+  const date = new Date(now);
+  setText(r.clockTime, `${dtf(c.timezone, HMS).format(date)} ${zoneName(date, c.timezone)}`);
+  r.clockTime.dateTime = date.toISOString();
+  setText(r.countdown, timing(c, now));
+}
+
+// ---- the timeline -----------------------------------------------------------------------------
+
+const timeline = { t0: 0, t1: 0, step: 1 };
+
+function buildTimeline() {
+  const box = $("timeline");
+  if (!model.order.length) return;
+  const cities = model.order.map((id) => model.cities.get(id));
+  const starts = cities.map((c) => Math.min(Date.parse(c.start_utc), effectiveStart(c)));
+  const ends = cities.map((c) => effectiveStart(c) + durationMs(c));
+  timeline.t0 = Math.floor(Math.min(...starts) / HOUR) * HOUR - HOUR;
+  timeline.t1 = Math.ceil(Math.max(...ends) / HOUR) * HOUR + HOUR;
+  const span = timeline.t1 - timeline.t0;
+  const pct = (ms) => `${((ms - timeline.t0) / span) * 100}%`;
+
+  const rows = el("ol", "tl-rows");
+  const sorted = [...cities].sort((a, b) => effectiveStart(a) - effectiveStart(b));
+  const live = synced();
+  for (const c of sorted) {
+    const known = model.haveStatus && STATES.includes(c.state);
+    const row = el("li", "tl-row");
+    row.dataset.city = c.id;
+    row.dataset.state = known && live ? c.state : "unknown";
+    const label = el("span", "tl-label");
+    const stateText = !known ? "" : live ? stateLabel(c.state) : t("stale_short", { state: stateLabel(c.state) });
+    label.append(el("span", "tl-name", cityName(c)), el("span", "tl-state", stateText));
+    const track = el("span", "tl-track");
+    const start = effectiveStart(c);
+    const end = start + durationMs(c);
+    if (start !== Date.parse(c.start_utc)) {
+      const ghost = el("span", "tl-ghost");
+      ghost.style.left = pct(Date.parse(c.start_utc));
+      ghost.style.width = `${(durationMs(c) / span) * 100}%`;
+      track.append(ghost);
+    }
+    const bar = el("span", "tl-bar");
+    bar.style.left = pct(start);
+    bar.style.width = `${((end - start) / span) * 100}%`;
+    bar.append(el("span", "visually-hidden", t("timeline_bar", { start: utcHM(start), end: utcHM(end), state: stateText || t("state_unknown") })));
+    track.append(bar);
+    row.append(label, track);
+    rows.append(row);
+  }
+
+  const axis = el("div", "tl-axis");
+  axis.setAttribute("aria-hidden", "true");
+  const axisTrack = el("div", "tl-axis-track");
+  const hours = span / HOUR;
+  const width = Math.max(100, (box.clientWidth || 320) - 120);
+  timeline.step = [1, 2, 3, 4, 6, 12, 24].find((s) => (width / hours) * s >= 44) || 24;
+  for (let ms = timeline.t0 + HOUR; ms < timeline.t1; ms += HOUR) {
+    if (new Date(ms).getUTCHours() % timeline.step) continue;
+    const tick = el("span", "tl-tick", utcHM(ms));
+    tick.style.left = pct(ms);
+    axisTrack.append(tick);
+  }
+  const nowMark = el("span", "tl-now-label", t("now_label"));
+  axisTrack.append(nowMark);
+  axis.append(el("span", "tl-axis-label", "UTC"), axisTrack);
+  box.style.setProperty("--hours", String(hours));
+  box.replaceChildren(rows, axis);
+  $("timeline-section").hidden = false;
+  tickTimeline(Date.now());
+}
+
+function tickTimeline(now) {
+  const box = $("timeline");
+  const inside = now >= timeline.t0 && now <= timeline.t1;
+  box.dataset.now = inside ? "in" : "out";
+  if (inside) box.style.setProperty("--now", `${((now - timeline.t0) / (timeline.t1 - timeline.t0)) * 100}%`);
+  setText($("timeline-caption"), t(inside ? "timeline_caption" : "timeline_now_outside", { time: utcHM(now) }));
+}
+
+// ---- page-wide parts --------------------------------------------------------------------------
+
+function renderConnection() {
+  const node = $("connection");
+  const state = model.connection;
+  document.body.dataset.connection = state;
+  node.dataset.state = state;
+  const time = model.lastUpdate ? dtf(viewerZone, HMS).format(model.lastUpdate) : "";
+  let text = t("conn_connecting");
+  if (state === "live") text = t("conn_live");
+  else if (state === "reconnecting") text = model.haveStatus ? t("conn_reconnecting", { time }) : t("conn_reconnecting_empty");
+  setText(node, text);
+  setText($("last-updated"), model.lastUpdate ? t("last_update", { time }) : t("last_update_none"));
+}
+
+function renderStatuses() {
+  for (const id of model.order) updateCard(id);
+  buildTimeline();
+  renderConnection();
+}
+
+function renderAll() {
+  document.documentElement.lang = lang;
+  translateStatic(document, t);
+  for (const button of document.querySelectorAll("#lang-switch button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+  }
+  if (model.event) {
+    const title = model.event.title[lang] || model.event.title.en || "";
+    setText($("title"), title);
+    document.title = t("page_title", { title });
+    const date = new Date(`${model.event.date}T12:00:00Z`);
+    setText($("event-date"), t("event_date", { date: dtf("UTC", { dateStyle: "full" }).format(date) }));
+  }
+  // Browsers may name a zone by an old alias (Asia/Calcutta): say it as the config does.
+  const alias = model.order.map((id) => model.cities.get(id).timezone).find((z) => sameZone(z, viewerZone));
+  setText($("viewer-zone"), `${zoneName(new Date(), viewerZone)} (${alias || viewerZone})`);
+  if (model.order.length) buildCards();
+  buildTimeline();
+  renderConnection();
   tick();
 }
 
+let tickTimer = null;
 function tick() {
+  clearTimeout(tickTimer);
   const now = Date.now();
-  document.getElementById("viewer-now").textContent = fmtTime(new Date(now));
-  for (const cd of document.querySelectorAll(".countdown")) {
-    cd.textContent = fmtCountdown(Date.parse(cd.dataset.start) - now);
+  setText($("viewer-now"), dtf(viewerZone, HMS).format(new Date(now)));
+  for (const id of model.order) tickCard(id, now);
+  if (model.order.length) tickTimeline(now);
+  tickTimer = setTimeout(tick, 1000 - (now % 1000) + 20);
+}
+
+const announcements = [];
+function announce(text) {
+  if (!announcements.length) {
+    queueMicrotask(() => {
+      setText($("announcer"), announcements.join(" "));
+      announcements.length = 0;
+    });
+  }
+  announcements.push(text);
+}
+
+function setLanguage(next) {
+  lang = DICT[next] ? next : "en";
+  t = translator(lang);
+  const preferred = (navigator.languages || [navigator.language]).find((tag) => tag && tag.toLowerCase().split("-")[0] === lang);
+  locale = preferred || lang;
+  formats.clear();
+  renderAll();
+}
+
+// ---- live updates -----------------------------------------------------------------------------
+
+function onSnapshot(msg) {
+  const rebuilt = mergeSchedule(msg.cities);
+  for (const c of msg.cities) noteLiveSince(c.id, c.state, c.updated_at);
+  model.cues = {};
+  for (const [id, cue] of Object.entries(msg.cues || {})) model.cues[id] = cue;
+  model.haveStatus = true;
+  model.lastUpdate = new Date();
+  if (rebuilt) buildCards();
+  renderStatuses();
+}
+
+function onEvent(msg) {
+  const c = model.cities.get(msg.city);
+  model.lastUpdate = new Date();
+  if (!c) return;
+  if (msg.kind === "status") {
+    noteLiveSince(msg.city, msg.state, msg.at || msg.updated_at);
+    Object.assign(c, {
+      state: msg.state, note: msg.note, delay_minutes: msg.delay_minutes,
+      expected_start_utc: msg.expected_start_utc, updated_at: msg.updated_at,
+    });
+    announce([t("announce_status", { city: cityName(c), state: stateLabel(c.state) }), c.note || ""].join(" ").trim());
+    updateCard(msg.city);
+    buildTimeline();
+  } else if (msg.kind === "presence") {
+    c.online = msg.online;
+  } else if (msg.kind === "cue") {
+    model.cues[msg.city] = { index: msg.index, count: msg.count, blank: msg.blank };
+    updateCard(msg.city);
+  }
+  renderConnection();
+}
+
+function onConnection(state) {
+  model.connection = state;
+  if (state === "live") model.lastUpdate = new Date();
+  renderStatuses();
+}
+
+/** The schedule: from the page itself (the server puts /api/cities' JSON in data-schedule),
+ * so the cards are drawn before the first paint; else from /api/cities, drawn when it comes. */
+function takeSchedule(data) {
+  model.event = data.event;
+  mergeSchedule(data.cities);
+}
+
+async function fetchSchedule() {
+  try {
+    takeSchedule(await (await fetch("/api/cities")).json());
+    renderAll();
+  } catch {
+    // The server-rendered list stays; the websocket snapshot will bring the data.
   }
 }
 
-function showStatus(city) {
-  const li = list.querySelector(`[data-city="${city.id}"]`);
-  if (!li) return;
-  const status = li.querySelector(".status");
-  status.dataset.state = city.state;
-  status.textContent = LABELS[city.state] || city.state;
-  li.querySelector(".note").textContent = city.note || "";
-}
-
-async function main() {
-  document.getElementById("viewer-zone").textContent = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const response = await fetch("/api/cities");
-  const data = await response.json();
-  document.getElementById("title").textContent = data.event.title.en;
-  render(data.cities);
-  setInterval(tick, 1000);
-  const live = new LiveClient({
-    onSnapshot: (msg) => msg.cities.forEach(showStatus),
-    onEvent: (msg) => { if (msg.kind === "status") showStatus({ id: msg.city, ...msg }); },
-  });
-  live.connect();
+function main() {
+  const servedAt = $("served-at"); // the server's note for visitors without JavaScript
+  if (servedAt) servedAt.hidden = true;
+  $("viewer-clock").hidden = false;
+  const inline = $("cities").dataset.schedule;
+  if (inline) takeSchedule(JSON.parse(inline));
+  setLanguage(pickLanguage());
+  $("lang-switch").hidden = false;
+  for (const button of document.querySelectorAll("#lang-switch button")) {
+    button.addEventListener("click", () => {
+      rememberLanguage(button.dataset.lang);
+      const url = new URL(location.href);
+      url.searchParams.set("lang", button.dataset.lang);
+      history.replaceState(null, "", url);
+      setLanguage(button.dataset.lang);
+    });
+  }
+  const webcal = $("sub-webcal");
+  webcal.href = `webcal://${location.host}/calendar.ics`;
+  $("sub-webcal-line").hidden = false;
+  const url = $("sub-url");
+  url.href = `${location.protocol}//${location.host}/calendar.ics`;
+  url.textContent = url.href;
+  if ("ResizeObserver" in window) {
+    let width = 0;
+    new ResizeObserver(([entry]) => {
+      const w = Math.round(entry.contentRect.width);
+      if (Math.abs(w - width) > 40) { width = w; buildTimeline(); }
+    }).observe($("timeline"));
+  }
+  if (!inline) fetchSchedule();
+  new LiveClient({ onSnapshot, onEvent, onConnection, heartbeatMs: 15000 }).connect();
 }
 
 main();
