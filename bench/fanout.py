@@ -124,6 +124,13 @@ def rss_kb(pids: list[int]) -> int:
     return total
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent busy (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -521,7 +528,10 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
         if spec.profile_dir is not None and spec.server == "ours":
             profiler = start_profiler(server.pids, phase, spec, workdir)
         client_cpu_start = cpu_seconds(clients.pids)
+        own_start = cpu_seconds([os.getpid()])
+        machine_start = machine_busy_seconds()
         cpu_start, t_start = cpu_seconds(server.pids), monotonic()
+        stalled_at = time.time()
         if spec.stalled:
             await clients.tell("stall")
         flow = None
@@ -573,6 +583,11 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
         await asyncio.sleep(1.0)  # the last GO's deliveries
         cpu_end, t_end = cpu_seconds(server.pids), monotonic()
         client_cpu = cpu_seconds(clients.pids) - client_cpu_start
+        own_cpu = cpu_seconds([os.getpid()]) - own_start
+        machine = machine_busy_seconds() - machine_start
+        foreign = machine - (cpu_end - cpu_start) - client_cpu - own_cpu
+        run.numbers["foreign_cpu_share"] = max(0.0, foreign / (t_end - t_start) / len(all_cpus()))
+        run.numbers["loadavg"] = f"{os.getloadavg()[0]:.1f}"
         rss_after = rss_kb(server.pids)
         if status is not None:
             await status.settle()
@@ -597,6 +612,8 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
             log = server.log()
             run.numbers["too_slow_closes"] = log.count("event=ws_too_slow")
             run.numbers["server_errors"] = len(re.findall(r" ERROR |Traceback", log))
+            if spec.stalled:
+                run.numbers["stalled_fate"] = stalled_fate(log, stalled_at)
         with contextlib.suppress(Exception):
             await operator.close()
     finally:
@@ -624,6 +641,29 @@ def start_profiler(
          "--rate", "250", "--format", "raw", "--nonblocking", "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=(workdir / "py-spy.log").open("wb"),
     )  # fmt: skip
+
+
+def stalled_fate(log: str, stalled_at: float) -> str:
+    """What the server log says of the stalled viewer: the last websocket it opened."""
+    opened = [int(n) for n in re.findall(r"event=ws_open conn=(\d+)", log)]
+    if not opened:
+        return "not found in the server log"
+    conn = max(opened)
+    too_slow = re.search(rf"^(\S+ \S+) .*event=ws_too_slow conn={conn} ", log, re.M)
+    closed = re.search(rf"^(\S+ \S+) .*event=ws_close conn={conn} .*code=(\d+)", log, re.M)
+
+    def after(stamp: str) -> float:
+        moment = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").astimezone()
+        return moment.timestamp() - stalled_at
+
+    if too_slow:
+        return f"closed as too slow (outbox full) {after(too_slow.group(1)):.1f} s after it stopped reading"
+    if closed:
+        return (
+            f"dropped {after(closed.group(1)):.1f} s after it stopped reading "
+            f"(no pong: keepalive timeout; app saw code {closed.group(2)})"
+        )
+    return "still connected when the GOs ended"
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -747,6 +787,8 @@ def describe(run: Run) -> str:
         f"{x['rss_after_kb'] / 1024:.0f} MB",
         f"idle CPU {x['idle_cpu_rate'] * 100:.1f} %",
         f"client {x['client_us_per_message']:.1f} µs/message",
+        f"other processes {x['foreign_cpu_share'] * 100:.0f} % of the machine "
+        f"(load {x['loadavg']})",
         f"cue frames {fmt(x['cue_bytes'], 0)} bytes",
     ]
     if x.get("broadcast_ms") is not None:
@@ -765,6 +807,8 @@ def describe(run: Run) -> str:
         parts.append(f"viewers closed: {x['closed']}")
     if x["other_messages"]:
         parts.append(f"other messages: {x['other_messages']}")
+    if x.get("stalled_fate"):
+        parts.append(f"stalled viewer {x['stalled_fate']}")
     for s in x["stalled"]:
         seqs = s["cue_seqs"]
         parts.append(
@@ -884,6 +928,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile", type=Path, metavar="DIR",
         help="record our server with py-spy during the GOs of the largest N (raw stacks)",
     )  # fmt: skip
+    parser.add_argument(
+        "--repeat", type=int, default=1,
+        help="run the table (and --stalled/--with-status) this many times, alternating ours and "
+        "the reference; the summary shows the medians",
+    )  # fmt: skip
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every number here")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
@@ -904,19 +953,24 @@ def plan(args: argparse.Namespace) -> list[Spec]:
     pin = not args.no_pin and can_pin()
     base = Spec("", "ours", 0, args.gos, args.interval, args.idle_seconds, pin=pin)
     specs: list[Spec] = []
-    for n in ns:
-        profile = args.profile if n == max(ns) else None
-        specs.append(replace(base, label="ours", viewers=n, profile_dir=profile))
-        if not args.no_reference:
-            specs.append(replace(base, label="reference", server="reference", viewers=n))
     top = max(ns)
-    if args.with_status:
-        specs.append(replace(base, label="ours+status", viewers=top, status_rate=args.status_rate))
-    if args.stalled:
-        specs.append(
-            replace(base, label="ours+status+stalled", viewers=top, stalled=1,
-                    status_rate=args.status_rate)
-        )  # fmt: skip
+    for r in range(args.repeat):
+        # Ours and the reference alternate, so that a burst of load elsewhere on the machine
+        # hits both alike; --repeat alternates again and the summary takes the medians.
+        for n in ns:
+            profile = args.profile if n == top and r == 0 else None
+            specs.append(replace(base, label="ours", viewers=n, profile_dir=profile))
+            if not args.no_reference:
+                specs.append(replace(base, label="reference", server="reference", viewers=n))
+        if args.with_status:
+            specs.append(
+                replace(base, label="ours+status", viewers=top, status_rate=args.status_rate)
+            )
+        if args.stalled:
+            specs.append(
+                replace(base, label="ours+status+stalled", viewers=top, stalled=1,
+                        status_rate=args.status_rate)
+            )  # fmt: skip
     if args.redis:
         for n in [int(v) for v in str(args.redis_viewers).split(",") if v]:
             specs.append(
@@ -977,14 +1031,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     print(
-        "\nsummary (delays from the press on the operator's client to the arrival on each viewer)"
+        "\nsummary (delays from the press on the operator's client to the arrival on each viewer"
+        + (f"; medians of {args.repeat} runs" if args.repeat > 1 else "")
+        + ")"
     )
     rows: list[list[str]] = []
-    by_n: dict[int, Run] = {}
-    for run in runs:
-        if run.spec.label == "reference":
-            by_n[run.spec.viewers] = run
-    for run in runs:
+    combined = combine(runs)
+    by_n = {run.spec.viewers: run for run in combined if run.spec.label == "reference"}
+    for run in combined:
         if run.spec.label == "reference":
             continue
         rows.append(row(run))
@@ -1012,6 +1066,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{failures} run(s) did not deliver every cue to every viewer", flush=True)
         return 1
     return 0
+
+
+def combine(runs: list[Run]) -> list[Run]:
+    """One run per (label, N): the median of each number over repeats; deliveries added up."""
+    groups: dict[tuple[str, int], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.spec.label, run.spec.viewers), []).append(run)
+    combined = []
+    for same in groups.values():
+        if len(same) == 1:
+            combined.append(same[0])
+            continue
+        numbers: dict[str, Any] = dict(same[0].numbers)
+        for key, value in same[0].numbers.items():
+            values = [r.numbers.get(key) for r in same]
+            if key in ("delivered", "expected"):
+                numbers[key] = sum(v for v in values if isinstance(v, int))
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                numbers[key] = statistics.median(v for v in values if isinstance(v, int | float))
+        combined.append(Run(same[0].spec, same[0].goes, numbers))
+    return combined
 
 
 def top_functions(path: Path, count: int) -> list[str]:

@@ -122,6 +122,7 @@ class Client:
         self.conns: list[Conn] = []
         self.failures: dict[str, int] = {}
         self.stalled_now = False
+        self.draining = False
         self.request_head = (
             f"GET {args.path} HTTP/1.1\r\nHost: {args.host}:{args.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -331,7 +332,8 @@ class Client:
 
     def frame(self, conn: Conn, t: float, fin: int, opcode: int, payload: bytes) -> None:
         if opcode == OP_PING:
-            self.write(conn, mask_frame(OP_PONG, payload))
+            if not self.draining:  # a pong to a closed server socket would reset the rest
+                self.write(conn, mask_frame(OP_PONG, payload))
             return
         if opcode == OP_PONG:
             return
@@ -467,6 +469,7 @@ class Client:
             elif command == "stop":
                 break
         if args.stalled:
+            self.draining = True
             self.set_stalled(False)
             drain_end = monotonic() + args.drain_seconds
             while monotonic() < drain_end:
