@@ -159,6 +159,7 @@ def test_go_on_the_operator_page_shows_the_french_line_then_blank_and_unblank(
     assert page.locator("#screens-text").inner_text() == DEMO.cues[0].text["fr"]
     assert page.locator("#current-notes").inner_text() == DEMO.cues[0].notes
     assert DEMO.cues[1].text["en"].split("\n")[0] in page.locator("#next-text").inner_text()
+    page.wait_for_selector("#message.ok")  # the ack may come just after the event
     assert page.locator("#message").inner_text() == "✓ GO → cue 1"
 
     page.keyboard.press("b")
@@ -695,9 +696,14 @@ def test_the_longest_cue_fits_the_screen(
     assert got["font"] >= height * 0.04, got  # shrunk to fit, not to nothing
     # A window resized on the spot (a projector plugged in) fits again.
     display.set_viewport_size({"width": width // 2, "height": height // 2})
-    display.wait_for_timeout(200)
-    got = display.evaluate(measure)
+    deadline = time.monotonic() + 5
+    while True:  # the page refits shortly after a resize
+        got = display.evaluate(measure)
+        if (got["sh"] <= got["ch"] and got["sw"] <= got["cw"]) or time.monotonic() > deadline:
+            break
+        display.wait_for_timeout(50)
     assert got["sh"] <= got["ch"] and got["sw"] <= got["cw"], got
+    assert got["font"] <= height * 0.06, got  # it did shrink for the smaller window
 
 
 def test_an_overlong_cue_still_fits(

@@ -283,19 +283,18 @@ function onReply(msg) {
     return;
   }
   if (msg.code === "conflict" && command) {
-    const now = view ? view.index : "?";
-    const stale = command.from !== now;
-    say(stale
-      ? `⚠ Not moved: the cue had already moved to ${now} (a double press, or another console). ` +
-        "The console shows where it is now: check the screens box and press again if needed."
-      : `⚠ Not moved: ${msg.message}. Re-syncing the console…`, "conflict");
-    if (!stale) resyncSoon(command.from);
+    // Whether the move that beat this press has reached us yet or not, this is true:
+    say(`⚠ Not moved: the cue was no longer at ${command.from} (a double press, or another ` +
+      "console). The console shows where it is now: check the screens box, press again if " +
+      "needed.", "conflict");
+    resyncSoon(command.from);
     return;
   }
   say(`⚠ Not done: ${msg.message}`, "error");
 }
 
-/** After a conflict that our view cannot explain, reconnect to fetch the current state. */
+/** After a conflict, the move that beat us should arrive as an event; if it does not,
+ * reconnect to catch up. */
 function resyncSoon(from) {
   const mine = generation;
   setTimeout(() => {
