@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any
 
@@ -28,7 +29,9 @@ class Client:
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
-    asyncio.run(coro)
+    # A thread of its own: the browser tests' Playwright keeps an event loop in the main one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result(timeout=30)
 
 
 def test_a_client_that_keeps_up_is_sent_to_inline_without_a_task() -> None:
