@@ -264,11 +264,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return error_response("forbidden", "the audit log is for admins")
         entries = await store.audit(request.query_params.get("city"))
         if request.url.path.endswith(".csv"):
-            return PlainTextResponse(
-                audit_csv([e.as_dict() for e in entries]),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
-            )
+            return download(audit_csv([e.as_dict() for e in entries]), "text/csv", "audit-log.csv")
         return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
     def cue_city(request: Request) -> tuple[str, cues.Script] | Response:
@@ -286,11 +282,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return found
         city_id, script = found
         body = cues.cue_log_csv(await store.cue_log(city_id), script)
-        return PlainTextResponse(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{city_id}-cues.csv"'},
-        )
+        return download(body, "text/csv", f"{city_id}-cues.csv")
 
     async def cue_log_vtt(request: Request) -> Response:
         found = cue_city(request)
@@ -303,11 +295,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             body = cues.cue_log_vtt(await store.cue_log(city_id), script, languages)
         except ValueError as exc:
             return error_response("invalid", f"lang: {exc}")
-        return PlainTextResponse(
-            body,
-            media_type="text/vtt; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{city_id}-cues.vtt"'},
-        )
+        return download(body, "text/vtt", f"{city_id}-cues.vtt")
 
     async def get_script(request: Request) -> Response:
         found = cue_city(request)
@@ -471,6 +459,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.state.store = store
     app.state.hub = hub
     return app
+
+
+def download(body: str, media_type: str, filename: str) -> Response:
+    """A UTF-8 text file the browser saves under ``filename``."""
+    return PlainTextResponse(
+        body,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def conditional(request: Request, cached: CachedBody, media_type: str) -> Response:
