@@ -138,6 +138,12 @@ def free_port() -> int:
         return port
 
 
+def priority_prefix(spec: Spec) -> list[str]:
+    """``chrt -r 10`` with --realtime: round-robin real-time priority, so that other work on
+    a shared machine does not preempt the servers and clients under test."""
+    return ["chrt", "-r", "10"] if spec.realtime else []
+
+
 def can_pin() -> bool:
     return shutil.which("taskset") is not None and len(all_cpus()) >= 2
 
@@ -164,6 +170,7 @@ class Spec:
     clients: int = 1
     pin: bool = True
     profile_dir: Path | None = None
+    realtime: bool = False
 
 
 @dataclass
@@ -190,6 +197,7 @@ class Server:
 
     def command(self) -> list[str]:
         prefix = ["taskset", "-c", "0"] if self.spec.pin and can_pin() else []
+        prefix += priority_prefix(self.spec)
         if self.spec.server == "reference":
             return [*prefix, sys.executable, str(REFERENCE), "--port", str(self.port)]
         self.operator_token, _ = add_token(self.secrets, Role.OPERATOR, CITY, "bench operator")
@@ -298,7 +306,7 @@ class LoadClients:
             stalled = self.spec.stalled if i == 0 else 0
             err = (self.workdir / f"client-{self.port}-{i}.err").open("wb")
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, str(LOADCLIENT),
+                *priority_prefix(self.spec), sys.executable, str(LOADCLIENT),
                 "--port", str(self.port), "--viewers", str(share), "--stalled", str(stalled),
                 "--address-base", str(i * 100),
                 "--out", str(out), "--max-seconds", str(self.max_seconds()),
@@ -460,8 +468,9 @@ class StatusFlow:
                 await ws.close()
 
 
-def reference_cue_text(seq: int, index: int, script: cues.Script) -> str:
-    """The cue event our server would send, for the reference to broadcast (same bytes)."""
+def reference_cue_text(seq: int, index: int, script: cues.Script, size: int | None) -> str:
+    """The cue event our server sends, for the reference to broadcast: built by the same code,
+    and padded to ``size`` bytes (ours, as measured in the same run) if it comes out shorter."""
     state = cues.CueState(index=index, count=len(script.cues))
     message = {
         "type": "event",
@@ -471,12 +480,23 @@ def reference_cue_text(seq: int, index: int, script: cues.Script) -> str:
         "at": iso_utc(datetime.now(UTC)),
         **cues.cue_view(script, state, with_next=False),
     }
-    return protocol.encode(message)
+    text = protocol.encode(message)
+    missing = (size or 0) - len(text.encode()) - len(',"pad":""')
+    if missing > 0:
+        message["pad"] = "." * missing
+        text = protocol.encode(message)
+    return text
+
+
+# The size of our cue events in the last run of ours, for the reference's message.
+OUR_CUE_BYTES: dict[str, int] = {}
 
 
 async def run_once(spec: Spec, workdir: Path) -> Run:
     run = Run(spec)
     os.sched_setaffinity(0, {1} if spec.pin and can_pin() else all_cpus())
+    if spec.realtime:
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(10))
     server = Server(spec, workdir)
     server.start()
     clients: LoadClients | None = None
@@ -568,7 +588,11 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
                 seq = g + 1
                 index = index + 1 if index < len(script.cues) else 1
                 text = json.dumps(
-                    {"type": "go", "seq": seq, "text": reference_cue_text(seq, index, script)}
+                    {
+                        "type": "go",
+                        "seq": seq,
+                        "text": reference_cue_text(seq, index, script, OUR_CUE_BYTES.get("last")),
+                    }
                 )
                 pressed = monotonic()
                 await operator.send(text)
@@ -608,6 +632,8 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
             phase_s=t_end - t_start, client_cpu_s=client_cpu,
         )  # fmt: skip
         summarise(run, received)
+        if spec.server == "ours" and run.numbers["cue_bytes"]:
+            OUR_CUE_BYTES["last"] = int(run.numbers["cue_bytes"])
         if spec.server == "ours":
             log = server.log()
             run.numbers["too_slow_closes"] = log.count("event=ws_too_slow")
@@ -683,6 +709,15 @@ def summarise(run: Run, received: dict[str, Any]) -> None:
     pooled: list[float] = []
     per_go_p99: list[float] = []
     spreads: list[float] = []
+    for go in run.goes:
+        times = arrivals.get(go["seq"], [])
+        go["delivered"] = len(times)
+        if times:
+            delays = sorted((t - go["pressed"]) * 1000 for t in times)
+            go.update(
+                first_ms=delays[0], p50_ms=percentile(delays, 50),
+                p99_ms=percentile(delays, 99), last_ms=delays[-1],
+            )  # fmt: skip
     for go in measured:
         times = arrivals.get(go["seq"], [])
         if not times:
@@ -822,14 +857,14 @@ def describe(run: Run) -> str:
 # -- wrk ----------------------------------------------------------------------------------------
 
 
-def run_wrk(workdir: Path, seconds: int, connections: int) -> list[dict[str, Any]]:
+def run_wrk(workdir: Path, seconds: int, connections: int, realtime: bool) -> list[dict[str, Any]]:
     wrk = shutil.which("wrk")
     if wrk is None:
         print("\nwrk: not installed, skipped (Debian: apt-get install wrk)", flush=True)
         return []
     pin = can_pin()
     os.sched_setaffinity(0, {1} if pin else all_cpus())
-    spec = Spec("wrk", "ours", 0, 0, 1.0, 0.0, pin=pin)
+    spec = Spec("wrk", "ours", 0, 0, 1.0, 0.0, pin=pin, realtime=realtime)
     server = Server(spec, workdir)
     server.start()
     results = []
@@ -849,7 +884,7 @@ def run_wrk(workdir: Path, seconds: int, connections: int) -> list[dict[str, Any
                     results.append({"path": path, "answer": label, "error": f"got {not_modified}"})
                     continue
                 out = subprocess.run(
-                    [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, url],
+                    [*priority_prefix(spec), wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, url],
                     capture_output=True, text=True, timeout=seconds + 60, check=False,
                 )  # fmt: skip
                 text = out.stdout
@@ -934,6 +969,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the reference; the summary shows the medians",
     )  # fmt: skip
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
+    parser.add_argument(
+        "--realtime", action="store_true",
+        help="run servers, clients, wrk and this script at real-time round-robin priority "
+        "(chrt -r 10; needs root or CAP_SYS_NICE): on a machine shared with other work",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every number here")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
     return parser
@@ -951,7 +991,9 @@ def plan(args: argparse.Namespace) -> list[Spec]:
         args.redis_viewers = "200"
     ns = [int(n) for n in str(args.viewers).split(",") if n]
     pin = not args.no_pin and can_pin()
-    base = Spec("", "ours", 0, args.gos, args.interval, args.idle_seconds, pin=pin)
+    base = Spec(
+        "", "ours", 0, args.gos, args.interval, args.idle_seconds, pin=pin, realtime=args.realtime
+    )
     specs: list[Spec] = []
     top = max(ns)
     for r in range(args.repeat):
@@ -1024,7 +1066,11 @@ def main(argv: list[str] | None = None) -> int:
             print("  " + describe(run), flush=True)
             if not ok:
                 print("  NOT EVERY CUE WAS DELIVERED TO EVERY VIEWER", flush=True)
-        wrk_results = run_wrk(workdir, args.wrk_seconds, args.wrk_connections) if args.wrk else []
+        wrk_results = (
+            run_wrk(workdir, args.wrk_seconds, args.wrk_connections, args.realtime)
+            if args.wrk
+            else []
+        )
     finally:
         os.sched_setaffinity(0, all_cpus())
         if not args.keep:

@@ -123,6 +123,8 @@ class Client:
         self.failures: dict[str, int] = {}
         self.stalled_now = False
         self.draining = False
+        self.rbuf = bytearray(262144)
+        self.rview = memoryview(self.rbuf)
         self.request_head = (
             f"GET {args.path} HTTP/1.1\r\nHost: {args.host}:{args.port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -271,12 +273,14 @@ class Client:
         sock = conn.sock
         assert sock is not None
         try:
-            data = sock.recv(262144)
+            # Into one reused buffer: recv(large) would allocate (and maybe mmap) every time.
+            n = sock.recv_into(self.rbuf)
         except BlockingIOError:
             return
         except OSError as exc:
             self.lose(conn, f"recv: {exc}")
             return
+        data = self.rview[:n].tobytes()
         if not data:
             self.lose(conn, None if conn.ready else "EOF")
             return
