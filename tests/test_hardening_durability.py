@@ -74,7 +74,7 @@ class Sender:
 
 def _plan(tokens: Tokens) -> list[tuple[str, list[dict[str, Any]]]]:
     def statuses(prefix: str, city: str) -> list[dict[str, Any]]:
-        cycle = [
+        cycle: list[dict[str, Any]] = [
             {"state": "preparing", "note": "doors open"},
             {"state": "delayed", "delay_minutes": 10, "note": "rain"},
             {"state": "delayed", "delay_minutes": 25},

@@ -62,10 +62,10 @@ def test_hostile_notes_cannot_break_or_inject_into_the_calendar_feed(
                 assert str(event["STATUS"]) in ("CONFIRMED", "TENTATIVE"), (city, event["STATUS"])
                 assert "pwned" not in str(event["SUMMARY"])
                 assert "ATTACH" not in event
-                note = HOSTILE_NOTES.get(city)
-                if note is not None:
+                sent = HOSTILE_NOTES.get(city)
+                if sent is not None:
                     description = str(event["DESCRIPTION"])
-                    assert f"Note: {_expected(note)}\n" in description, (city, description)
+                    assert f"Note: {_expected(sent)}\n" in description, (city, description)
         assert_intact(
             server,
             viewer,
