@@ -504,7 +504,7 @@ def test_a_double_press_advances_once_and_the_conflict_is_shown(
     page.wait_for_selector("#message.ok")
 
 
-def test_a_stale_console_resyncs_after_someone_else_moved(
+def test_another_consoles_move_reaches_this_console_and_it_goes_on_from_there(
     server: ServerProcess, page: Any, ws_client: Open, tokens: Tokens
 ) -> None:
     sign_in(page, server, tokens.paris_operator)
