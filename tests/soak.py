@@ -18,6 +18,8 @@ import contextlib
 import json
 import resource
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,8 +59,18 @@ class Report:
     rss_end_kib: int = 0
     rss_growth_kib: int = 0  # end minus connected
     kib_per_viewer: float = 0.0
+    # Seen by the soak's own 2,000 clients, which share one Python process and one core: this
+    # mostly measures how far behind that process falls.
     p99_latency_ms: float = 0.0
     max_latency_ms: float = 0.0
+    # Seen by one viewer in a process of its own (the server's real fan-out delay, plus noise).
+    probe_p99_latency_ms: float = 0.0
+    probe_max_latency_ms: float = 0.0
+    probe_events: int = 0
+    # A command's round trip (sent to acknowledged: stored on disk and fanned out), and how
+    # long after the ack the probe had the event (negative: before the ack).
+    command_p99_ms: float = 0.0
+    probe_after_ack_p99_ms: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -139,6 +151,7 @@ async def _staff(
     stop: asyncio.Event,
     report: Report,
     sent_at: dict[int, float],
+    acked_at: dict[int, float],
 ) -> None:
     async with connect(url, open_timeout=20) as ws:
         await ws.send(json.dumps({"type": "hello", "token": token}))
@@ -152,6 +165,7 @@ async def _staff(
                 if message["type"] == "ack" and message["id"] == command["id"]:
                     report.commands_acked += 1
                     sent_at[message["seq"]] = started
+                    acked_at[message["seq"]] = time.monotonic()
                     break
                 if message["type"] == "error" and message["id"] == command["id"]:
                     report.commands_refused += 1
@@ -177,6 +191,7 @@ async def soak(
     stop = asyncio.Event()  # the viewers'
     staff_stop = asyncio.Event()
     sent_at: dict[int, float] = {}
+    acked_at: dict[int, float] = {}
     clients = [Viewer(server.ws_url) for _ in range(viewers)]
     tasks: list[asyncio.Task[None]] = []
     gate = asyncio.Semaphore(connect_concurrency)
@@ -189,6 +204,14 @@ async def soak(
                 await asyncio.sleep(0.01)
 
     await asyncio.gather(*(start_one(v) for v in clients))
+    probe = subprocess.Popen(  # noqa: ASYNC220 (once, before the clock starts)
+        [sys.executable, "-m", "tests.soak", "--probe", server.ws_url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert probe.stdout is not None
+    if probe.stdout.readline().strip() != "ready":
+        report.errors.append("the probe viewer did not start")
     held = sum(v.connected for v in clients)
     if held < viewers:
         report.errors.append(f"only {held} of {viewers} viewers connected")
@@ -209,6 +232,7 @@ async def soak(
                 staff_stop,
                 report,
                 sent_at,
+                acked_at,
             )
         )
         for city, token in staff.items()
@@ -227,6 +251,7 @@ async def soak(
                 staff_stop,
                 report,
                 sent_at,
+                acked_at,
             )
         )
     )
@@ -245,6 +270,9 @@ async def soak(
     while time.monotonic() < catch_up and any(v.last < final for v in clients):  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     report.connections_held = sum(v.connected for v in clients)
+    probe.terminate()
+    probe_out, _ = probe.communicate(timeout=10)
+    _probe_figures(report, probe_out, sent_at, acked_at, final)
     stop.set()
     for task in tasks:
         task.cancel()
@@ -268,6 +296,49 @@ async def soak(
         report.max_latency_ms = round(latencies[-1] * 1000, 1)
     report.errors = report.errors[:20]
     return report
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 1) if ordered else 0.0
+
+
+def _probe_figures(
+    report: Report,
+    output: str,
+    sent_at: dict[int, float],
+    acked_at: dict[int, float],
+    final: int,
+) -> None:
+    arrivals = {}
+    for line in output.splitlines():
+        seq, at = line.split()
+        arrivals[int(seq)] = float(at)
+    report.probe_events = len(arrivals)
+    seqs = sorted(arrivals)
+    if seqs and (seqs != list(range(seqs[0], seqs[-1] + 1)) or seqs[-1] < final):
+        report.errors.append(f"the probe viewer saw a gap: {len(seqs)} events, last {seqs[-1]}")
+    delays = sorted(arrivals[s] - sent_at[s] for s in seqs if s in sent_at)
+    if delays:
+        report.probe_p99_latency_ms = _p99(delays)
+        report.probe_max_latency_ms = round(delays[-1] * 1000, 1)
+    report.command_p99_ms = _p99([acked_at[s] - sent_at[s] for s in acked_at])
+    report.probe_after_ack_p99_ms = _p99([arrivals[s] - acked_at[s] for s in seqs if s in acked_at])
+
+
+def probe(url: str) -> int:
+    """One viewer in a process of its own: prints "SEQ MONOTONIC_TIME" for each event (the
+    monotonic clock is the machine's, so the soak can compare it with its send times)."""
+    from websockets.sync.client import connect as sync_connect
+
+    with sync_connect(url, open_timeout=20) as ws:
+        ws.send(json.dumps({"type": "hello"}))
+        print("ready", flush=True)
+        for raw in ws:
+            message = json.loads(raw)
+            if message["type"] == "event":
+                print(message["seq"], time.monotonic(), flush=True)
+    return 0
 
 
 def start_server(workdir: Path, viewers: int) -> tuple[ServerProcess, dict[str, str]]:
@@ -306,7 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--viewers", type=int, default=2000)
     parser.add_argument("--minutes", type=float, default=None)
     parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--probe", metavar="WS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.probe:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        return probe(args.probe)
     seconds = args.seconds if args.seconds is not None else (args.minutes or 5) * 60
     files = raise_open_files()
     if files < args.viewers * 2 + 200:  # a socket each side: client and server share this box

@@ -145,12 +145,12 @@ def test_client_pause_stalls_commands_then_they_succeed_and_nothing_is_lost(
         assert_intact(server, viewer, tokens.admin, expected_audit=expected)
 
 
-def test_a_pause_longer_than_the_timeout_answers_unavailable_and_applies_nothing(
+def test_a_long_pause_stalls_commands_and_nothing_appears_by_itself(
     server_factory: Start, redis_server: RedisServer, tmp_path: Path, tokens: Tokens
 ) -> None:
     server = _start(server_factory, redis_server, tmp_path)
     with control_viewer(server) as viewer:
-        assert redis_cmd(redis_server, "CLIENT", "PAUSE", "9000", "WRITE") == b"+OK\r\n"
+        assert redis_cmd(redis_server, "CLIENT", "PAUSE", "4000", "WRITE") == b"+OK\r\n"
         paused_at = time.monotonic()
         code, body = server.post_json(
             "/api/cities/paris/status", {"id": "q1", "state": "live"}, tokens.paris
@@ -162,7 +162,7 @@ def test_a_pause_longer_than_the_timeout_answers_unavailable_and_applies_nothing
             return
         assert (code, body["code"]) == (503, "unavailable")
         # "nothing was changed": after the pause, the change must not appear by itself.
-        time.sleep(max(0.0, 9.5 - (time.monotonic() - paused_at)))
+        time.sleep(max(0.0, 4.5 - (time.monotonic() - paused_at)))
         time.sleep(1.0)
         state = server.get_json("/api/state")
         paris = next(c for c in state["cities"] if c["id"] == "paris")
