@@ -204,6 +204,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         record = bearer(request)
         if record is None:
             return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        if not hub.token_allows(record):
+            return error_response("rate_limited", "too many commands; slow down")
         body = await request.body()
         try:
             raw = protocol.decode_json(body)
@@ -357,6 +359,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         record = bearer(request)
         if record is None:
             return error_response("unauthorized", "send Authorization: Bearer TOKEN")
+        if not hub.token_allows(record):
+            return error_response("rate_limited", "too many commands; slow down")
         body = await request.body()
         try:
             raw = protocol.decode_json(body) if body.strip() else {}

@@ -262,6 +262,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         access_log=False,  # our own access log drops query strings
+        log_config=None,  # logs.configure() set up uvicorn's loggers, with redaction
         server_header=False,
         # Compression off: it doubles fan-out CPU and memory, and invites compression bombs.
         ws_per_message_deflate=False,

@@ -16,13 +16,43 @@ log = logging.getLogger("coordinator")
 
 
 def configure(level: str = "INFO") -> None:
-    """Send the project's log lines to stderr, one line each."""
+    """Send the project's and uvicorn's log lines to stderr, one line each, with query strings
+    and client-provoked tracebacks taken out of uvicorn's lines."""
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("coordinator")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    handler.addFilter(RedactUvicorn())
+    for name in ("coordinator", "uvicorn"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
+    # Our own access log (AccessLog) replaces uvicorn's, which would log query strings.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class RedactUvicorn(logging.Filter):
+    """uvicorn logs each websocket as ``"WebSocket /ws?QUERY" [accepted]``, query included,
+    and a client sending bad UTF-8 makes it log a full traceback. Neither belongs in a log a
+    hostile client can fill: keep the path without its query, and the message without the
+    traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("uvicorn"):
+            return True
+        if isinstance(record.args, tuple) and '"WebSocket %s"' in str(record.msg):
+            record.args = tuple(
+                str(arg).split("?", 1)[0] if n == 1 else arg for n, arg in enumerate(record.args)
+            )
+        if record.exc_info and record.levelno >= logging.ERROR and _client_fault(record):
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+def _client_fault(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    return message.startswith(("Invalid UTF-8", "Invalid HTTP request", "Unsupported upgrade"))
 
 
 def kv(**fields: Any) -> str:

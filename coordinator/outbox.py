@@ -121,6 +121,10 @@ async def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
             if waiting_on is None:  # a bare yield (asyncio.sleep(0)): just give way once
                 await asyncio.sleep(0)
             else:
+                # The future was yielded with its "a task waits on me" flag raised; a task
+                # lowers it before waiting, and awaiting a pending future with the flag up
+                # raises "await wasn't used with future". Do what the task would.
+                waiting_on._asyncio_future_blocking = False
                 await waiting_on
         except BaseException as exc:
             try:

@@ -255,6 +255,15 @@ class Hub:
                 )
             )
 
+    def token_allows(self, record: TokenRecord) -> bool:
+        """The per-token rate limit, shared by all of a token's connections and its HTTP
+        requests on this process: a leaked token cannot flood by any path."""
+        bucket = self.token_buckets.get(record.id)
+        if bucket is None:
+            bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
+            self.token_buckets[record.id] = bucket
+        return bucket.take()
+
     def _is_staff_token(self, token: str | None) -> bool:
         return token is not None and self.authenticate(token) is not None
 
@@ -263,11 +272,7 @@ class Hub:
         flooding is closed."""
         allowed = conn.bucket.take()
         if allowed and conn.record is not None:
-            bucket = self.token_buckets.get(conn.record.id)
-            if bucket is None:
-                bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
-                self.token_buckets[conn.record.id] = bucket
-            allowed = bucket.take()
+            allowed = self.token_allows(conn.record)
         if allowed:
             return True
         conn.send(error(command_id, "rate_limited", "too many messages; slow down"))

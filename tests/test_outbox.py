@@ -65,6 +65,23 @@ def test_a_stalled_client_queues_in_order_and_catches_up() -> None:
     run(scenario())
 
 
+def test_a_client_that_stays_stalled_for_a_while_gets_everything_once_it_reads() -> None:
+    async def scenario() -> None:
+        client = Client()
+        box = Outbox(client.send, limit=10, on_overflow=lambda: None)
+        client.ready.clear()
+        box.push("0")
+        for _ in range(5):  # the finishing task is now waiting on the stalled send
+            await asyncio.sleep(0)
+        box.push("1")
+        client.ready.set()
+        await box.flush()
+        assert client.frames == ["0", "1"]
+        assert not box.closed
+
+    run(scenario())
+
+
 def test_overflow_closes_and_reports() -> None:
     async def scenario() -> None:
         client = Client()

@@ -86,14 +86,34 @@ def verify(data_dir: Path) -> None:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if "meta" not in tables or "events" not in tables:
                 raise sqlite3.DatabaseError("not a coordinator database (tables missing)")
+            _check_rows(conn)
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
         raise StoreError(
             f"{path}: cannot read the database ({exc}). The server will not start empty over "
             "it. Restore a backup (docs/deploy.md, 'Backup and restore') or move the file "
             "away to start a new, empty event history."
         ) from None
+
+
+def _check_rows(conn: sqlite3.Connection) -> None:
+    """Read every row the server will read, as it will read it: quick_check only checks the
+    file's structure, and a row with broken bytes or JSON would fail later, mid-event."""
+    conn.text_factory = lambda raw: raw.decode("utf-8")  # strict: broken bytes raise
+    for (data,) in conn.execute("SELECT data FROM city_status"):
+        status_from_record(json.loads(data))
+    for (data,) in conn.execute("SELECT data FROM cue_state"):
+        state_from_record(json.loads(data))
+    for (data,) in conn.execute("SELECT data FROM scripts"):
+        ScriptUpload.from_json(data)
+    for data, staff in conn.execute("SELECT data, staff FROM events"):
+        json.loads(data)
+        if staff is not None:
+            json.loads(staff)
+    for (at,) in conn.execute("SELECT at FROM cue_log"):
+        parse_iso_utc(at)
+    conn.execute("SELECT * FROM audit").fetchall()
 
 
 class SqliteStore(Store):
