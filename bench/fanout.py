@@ -171,6 +171,8 @@ class Spec:
     pin: bool = True
     profile_dir: Path | None = None
     realtime: bool = False
+    gc_watch: bool = False
+    gc_freeze: float = 0.0
 
 
 @dataclass
@@ -179,6 +181,34 @@ class Run:
     goes: list[dict[str, Any]] = field(default_factory=list)
     numbers: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+# --gc-watch: the same server, started through a few lines that log how long each of the
+# garbage collector's passes takes (gc.callbacks), and nothing else. --gc-freeze S (an
+# experiment, not production) also calls gc.freeze() every S seconds from a thread.
+GC_WATCH = """
+import gc, sys, time
+_started = {}
+def _watch(phase, info):
+    if phase == "start":
+        _started["t"] = time.perf_counter()
+    else:
+        ms = (time.perf_counter() - _started.get("t", time.perf_counter())) * 1000
+        if info["generation"] == 2 or ms >= 5:
+            print(f"bench-gc t={time.monotonic():.4f} gen={info['generation']} ms={ms:.1f} "
+                  f"collected={info['collected']}", file=sys.stderr, flush=True)
+gc.callbacks.append(_watch)
+_freeze = float(__import__("os").environ.get("BENCH_GC_FREEZE_S", "0"))
+if _freeze > 0:
+    import threading
+    def _freezer():
+        while True:
+            time.sleep(_freeze)
+            gc.freeze()
+    threading.Thread(target=_freezer, daemon=True).start()
+from coordinator.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 class Server:
@@ -211,7 +241,8 @@ class Server:
         if self.spec.workers > 1:
             extra += ["--workers", str(self.spec.workers)]
         return [
-            *prefix, sys.executable, "-m", "coordinator", "serve",
+            *prefix, sys.executable,
+            *(["-c", GC_WATCH] if self.spec.gc_watch else ["-m", "coordinator"]), "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--config", str(CONFIG),
             "--data-dir", str(self.workdir / f"data-{self.port}"),
@@ -220,9 +251,10 @@ class Server:
         ]  # fmt: skip
 
     def start(self) -> None:
+        env = {**os.environ, "BENCH_GC_FREEZE_S": str(self.spec.gc_freeze)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env
             )
         deadline = monotonic() + 30
         while monotonic() < deadline:
@@ -468,9 +500,12 @@ class StatusFlow:
                 await ws.close()
 
 
-def reference_cue_text(seq: int, index: int, script: cues.Script, size: int | None) -> str:
-    """The cue event our server sends, for the reference to broadcast: built by the same code,
-    and padded to ``size`` bytes (ours, as measured in the same run) if it comes out shorter."""
+def reference_cue_text(seq: int, index: int, script: cues.Script) -> str:
+    """The cue event for the reference to broadcast: the one our server sent for this index in
+    the last run of ours (seen by a probe viewer), with this seq; else built by the same code."""
+    seen = OUR_CUE_EVENTS.get(index)
+    if seen is not None:
+        return protocol.encode({**seen, "seq": seq, "at": iso_utc(datetime.now(UTC))})
     state = cues.CueState(index=index, count=len(script.cues))
     message = {
         "type": "event",
@@ -480,16 +515,20 @@ def reference_cue_text(seq: int, index: int, script: cues.Script, size: int | No
         "at": iso_utc(datetime.now(UTC)),
         **cues.cue_view(script, state, with_next=False),
     }
-    text = protocol.encode(message)
-    missing = (size or 0) - len(text.encode()) - len(',"pad":""')
-    if missing > 0:
-        message["pad"] = "." * missing
-        text = protocol.encode(message)
-    return text
+    return protocol.encode(message)
 
 
-# The size of our cue events in the last run of ours, for the reference's message.
-OUR_CUE_BYTES: dict[str, int] = {}
+# Our server's audience cue events by index, from the last run of ours.
+OUR_CUE_EVENTS: dict[int, dict[str, Any]] = {}
+
+
+async def probe(ws: ClientConnection) -> None:
+    """A public viewer beside the load clients, keeping our cue events for the reference."""
+    with contextlib.suppress(Exception):
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("type") == "event" and message.get("kind") == "cue":
+                OUR_CUE_EVENTS[int(message["index"])] = message
 
 
 async def run_once(spec: Spec, workdir: Path) -> Run:
@@ -514,6 +553,9 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
             )  # fmt: skip
             snap = await recv_until(operator, lambda m: m["type"] == "snapshot")
             index = int(snap["cues"][CITY]["index"])
+            viewer = await connect(ws_url, compression=None, open_timeout=10, max_size=None)
+            await viewer.send(json.dumps({"type": "hello", "channels": [f"cues:{CITY}"]}))
+            probing = asyncio.create_task(probe(viewer))
             if spec.status_rate > 0:
                 sockets = {}
                 for city, token in server.coordinator_tokens.items():
@@ -591,7 +633,7 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
                     {
                         "type": "go",
                         "seq": seq,
-                        "text": reference_cue_text(seq, index, script, OUR_CUE_BYTES.get("last")),
+                        "text": reference_cue_text(seq, index, script),
                     }
                 )
                 pressed = monotonic()
@@ -632,16 +674,29 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
             phase_s=t_end - t_start, client_cpu_s=client_cpu,
         )  # fmt: skip
         summarise(run, received)
-        if spec.server == "ours" and run.numbers["cue_bytes"]:
-            OUR_CUE_BYTES["last"] = int(run.numbers["cue_bytes"])
         if spec.server == "ours":
             log = server.log()
             run.numbers["too_slow_closes"] = log.count("event=ws_too_slow")
             run.numbers["server_errors"] = len(re.findall(r" ERROR |Traceback", log))
             if spec.stalled:
                 run.numbers["stalled_fate"] = stalled_fate(log, stalled_at)
+            if spec.gc_watch:
+                passes = [
+                    (float(t), int(gen), float(ms))
+                    for t, gen, ms in re.findall(r"bench-gc t=([\d.]+) gen=(\d) ms=([\d.]+)", log)
+                    if t_start <= float(t) <= t_end
+                ]
+                full = [ms for _, gen, ms in passes if gen == 2]
+                run.numbers["gc_full_passes"] = len(full)
+                run.numbers["gc_full_ms_max"] = max(full, default=0.0)
+                run.numbers["gc_full_ms_total"] = sum(full)
+                run.numbers["gc_passes_over_5ms"] = len([p for p in passes if p[2] >= 5])
         with contextlib.suppress(Exception):
             await operator.close()
+        if spec.server == "ours":
+            with contextlib.suppress(Exception):
+                await viewer.close()
+                await probing
     finally:
         if clients is not None:
             clients.kill()
@@ -842,6 +897,11 @@ def describe(run: Run) -> str:
         parts.append(f"viewers closed: {x['closed']}")
     if x["other_messages"]:
         parts.append(f"other messages: {x['other_messages']}")
+    if "gc_full_passes" in x:
+        parts.append(
+            f"during the GOs: {x['gc_full_passes']} full GC passes, longest "
+            f"{x['gc_full_ms_max']:.0f} ms, {x['gc_full_ms_total']:.0f} ms in all"
+        )
     if x.get("stalled_fate"):
         parts.append(f"stalled viewer {x['stalled_fate']}")
     for s in x["stalled"]:
@@ -970,6 +1030,14 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
     parser.add_argument(
+        "--gc-watch", action="store_true",
+        help="log the duration of the garbage collector's full passes in our server (diagnosis)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--gc-freeze", type=float, default=0.0, metavar="S",
+        help="experiment (implies --gc-watch): our server also calls gc.freeze() every S s",
+    )  # fmt: skip
+    parser.add_argument(
         "--realtime", action="store_true",
         help="run servers, clients, wrk and this script at real-time round-robin priority "
         "(chrt -r 10; needs root or CAP_SYS_NICE): on a machine shared with other work",
@@ -992,8 +1060,10 @@ def plan(args: argparse.Namespace) -> list[Spec]:
     ns = [int(n) for n in str(args.viewers).split(",") if n]
     pin = not args.no_pin and can_pin()
     base = Spec(
-        "", "ours", 0, args.gos, args.interval, args.idle_seconds, pin=pin, realtime=args.realtime
-    )
+        "", "ours", 0, args.gos, args.interval, args.idle_seconds, pin=pin,
+        realtime=args.realtime, gc_watch=args.gc_watch or args.gc_freeze > 0,
+        gc_freeze=args.gc_freeze,
+    )  # fmt: skip
     specs: list[Spec] = []
     top = max(ns)
     for r in range(args.repeat):
