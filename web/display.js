@@ -1,8 +1,13 @@
-// The projector page: /display/CITY[?lang=fr,en].
+// The projector page: /display/CITY[?lang=fr,en][&channel=rehearsal].
 //
 // Black, no controls, no cursor. Shows the current cue in the chosen languages (default: the
 // city's surtitle languages from the config, else French), shrunk until it fits the screen.
 // Before the first cue it shows the QR code of the city's /follow page.
+//
+// ?channel=rehearsal shows the city's rehearsal channel instead of the live one, under a
+// REHEARSAL watermark that never goes away. A city that follows another shows what its
+// channel's events carry (the leader's cue), with a small dim mark naming the leader for the
+// technician.
 //
 // It never shows a stale line as current: while the connection is not live (not yet synced,
 // or lost) the screen is black, with only a small dim dot in the corner for the technician.
@@ -13,14 +18,18 @@ import { cityFromPath, cueBlocks, hasText } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/display/");
-const WANTED = (new URLSearchParams(location.search).get("lang") || "")
+const PARAMS = new URLSearchParams(location.search);
+const WANTED = (PARAMS.get("lang") || "")
   .split(",").map((s) => s.trim()).filter(Boolean);
+const REHEARSAL = PARAMS.get("channel") === "rehearsal";
+const CHANNEL = REHEARSAL ? "rehearsal" : "live";
 const MIN_FONT_PX = 10;
 const READABLE = 0.05; // of the screen height: the smallest size worth keeping lines whole
 
 let live = false;
 let cues = null; // the public cue view: index, count, blank, text, languages
 let configured = null; // the city's surtitle languages, from the snapshot
+let names = new Map(); // city id -> {en, fr} names, for the follow mark
 let drawn = null; // what is on screen, to skip redrawing the same thing
 let frame = 0;
 let fallback = 0;
@@ -54,6 +63,12 @@ function draw() {
   }
   document.body.dataset.connection = live ? "live" : "offline";
   $("link").dataset.state = live ? "live" : "offline";
+  const leader = live && cues && cues.follows ? cues.follows : null;
+  $("source").hidden = !leader;
+  if (leader) {
+    const name = names.get(leader);
+    $("source").textContent = `↻ ${(name && (name.fr || name.en)) || leader}`;
+  }
   const key = show === "text" ? JSON.stringify([cues.index, languages, cues.text]) : show;
   if (key === drawn) return;
   drawn = key;
@@ -126,7 +141,7 @@ async function keepAwake() {
 }
 
 const client = new LiveClient({
-  channels: [`cues:${CITY}`],
+  channels: [`${REHEARSAL ? "rehearsal" : "cues"}:${CITY}`],
   heartbeatMs: 5000,
   maxDelayMs: 5000, // a projector should come back quickly
   onConnection: (state) => {
@@ -137,17 +152,24 @@ const client = new LiveClient({
   onSnapshot: (msg) => {
     const city = (msg.cities || []).find((c) => c.id === CITY);
     if (city && city.surtitles) configured = city.surtitles.languages;
-    cues = msg.cues ? msg.cues[CITY] || null : null;
+    names = new Map((msg.cities || []).map((c) => [c.id, c.name || {}]));
+    const channels = REHEARSAL ? msg.rehearsal : msg.cues;
+    cues = channels ? channels[CITY] || null : null;
     schedule();
   },
   onEvent: (msg) => {
-    if (msg.kind !== "cue" || msg.city !== CITY) return;
+    if (msg.kind !== "cue" || msg.city !== CITY || (msg.channel || "live") !== CHANNEL) return;
     cues = msg;
     schedule();
   },
 });
 
 $("follow-url").textContent = `${location.host}/follow/${CITY}`;
+if (REHEARSAL) {
+  $("watermark").hidden = false;
+  document.body.classList.add("rehearsal");
+  document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;
+}
 window.addEventListener("resize", onResize);
 document.addEventListener("visibilitychange", keepAwake);
 keepAwake();

@@ -1,15 +1,22 @@
-// The audience's phone page: /follow/CITY.
+// The audience's phone page: /follow/CITY[?channel=rehearsal].
 //
-// Dark, large text, the current cue in one language chosen among the script's languages. The
-// choice stays in this phone (localStorage); nothing about it is sent to the server. While the
-// connection is lost the last line stays, dimmed, under a "reconnecting" banner, so it is never
-// mistaken for the current one; once back, the page shows the cue that is current then.
+// Dark, large text, the current cue in one language chosen among the script's languages, in
+// one of three text sizes and three themes (normal, dim for a dark square, high contrast).
+// Every choice stays in this phone (localStorage); nothing about it is sent to the server. While
+// the connection is lost the last line stays, dimmed, under a "reconnecting" banner, so it is
+// never mistaken for the current one; once back, the page shows the cue that is current then.
+// ?channel=rehearsal follows the city's rehearsal channel, under a RÉPÉTITION · REHEARSAL band.
 import { LiveClient, el } from "/static/client.js";
 import { cityFromPath, cueBlocks, hasText, languageName } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/follow/");
 const LANG_KEY = "surtitles-lang";
+const SIZE_KEY = "surtitles-size";
+const THEME_KEY = "surtitles-theme";
+const SIZES = ["small", "medium", "large"];
+const THEMES = ["normal", "dim", "contrast"];
+const REHEARSAL = new URLSearchParams(location.search).get("channel") === "rehearsal";
 
 const TEXTS = {
   fr: {
@@ -17,12 +24,32 @@ const TEXTS = {
     reconnecting: "Reconnexion… Cette ligne n’est peut-être plus la bonne.",
     waiting: "Les surtitres s’afficheront ici dès le début de la lecture.",
     missing: "Pas de surtitres pour cette ville.",
+    prefs: "Affichage",
+    size: "Taille du texte",
+    small: "Petit",
+    medium: "Moyen",
+    large: "Grand",
+    theme: "Affichage",
+    normal: "Normal",
+    dim: "Atténué",
+    contrast: "Contraste élevé",
+    note: "Réglages gardés sur ce téléphone, jamais envoyés.",
   },
   en: {
     connecting: "Connecting…",
     reconnecting: "Reconnecting… this line may be out of date.",
     waiting: "The surtitles will appear here when the reading starts.",
     missing: "No surtitles for this city.",
+    prefs: "Display",
+    size: "Text size",
+    small: "Small",
+    medium: "Medium",
+    large: "Large",
+    theme: "Display",
+    normal: "Normal",
+    dim: "Dim",
+    contrast: "High contrast",
+    note: "Kept on this phone, never sent.",
   },
 };
 
@@ -30,14 +57,28 @@ let live = false;
 let everLive = false;
 let cues = null; // the public cue view
 let configured = null; // the city's surtitle languages
-let chosen = storedLanguage();
+let chosen = stored(LANG_KEY);
+let size = oneOf(stored(SIZE_KEY), SIZES, "medium");
+let theme = oneOf(stored(THEME_KEY), THEMES, "normal");
 
-function storedLanguage() {
+function stored(key) {
   try {
-    return localStorage.getItem(LANG_KEY);
+    return localStorage.getItem(key);
   } catch {
     return null; // storage blocked: the choice lasts for this visit only
   }
+}
+
+function store(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // not remembered: fine
+  }
+}
+
+function oneOf(value, allowed, fallback) {
+  return allowed.includes(value) ? value : fallback;
 }
 
 function available() {
@@ -59,12 +100,39 @@ function words() {
 
 function choose(lang) {
   chosen = lang;
-  try {
-    localStorage.setItem(LANG_KEY, lang);
-  } catch {
-    // not remembered: fine
-  }
+  store(LANG_KEY, lang);
   render();
+}
+
+function chooseSize(next) {
+  size = oneOf(next, SIZES, "medium");
+  store(SIZE_KEY, size);
+  render();
+}
+
+function chooseTheme(next) {
+  theme = oneOf(next, THEMES, "normal");
+  store(THEME_KEY, theme);
+  render();
+}
+
+/** Text size and theme: applied to the page, labelled in the page's language. */
+function renderPrefs(t) {
+  document.body.dataset.size = size;
+  document.body.dataset.theme = theme;
+  $("prefs-label").textContent = t.prefs;
+  $("size-label").textContent = t.size;
+  $("theme-label").textContent = t.theme;
+  $("prefs-note").textContent = t.note;
+  for (const node of $("prefs").querySelectorAll("[data-word]")) {
+    node.textContent = t[node.dataset.word];
+  }
+  for (const button of $("prefs").querySelectorAll("button[data-size]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.size === size));
+  }
+  for (const button of $("prefs").querySelectorAll("button[data-theme]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.theme === theme));
+  }
 }
 
 function renderLanguages() {
@@ -94,6 +162,7 @@ function render() {
   document.documentElement.lang = lang;
   document.body.dataset.connection = live ? "live" : "offline";
   renderLanguages();
+  renderPrefs(t);
 
   const banner = $("banner");
   banner.hidden = live;
@@ -136,7 +205,7 @@ async function keepAwake() {
 }
 
 const client = new LiveClient({
-  channels: [`cues:${CITY}`],
+  channels: [`${REHEARSAL ? "rehearsal" : "cues"}:${CITY}`],
   heartbeatMs: 10000,
   onConnection: (state) => {
     live = state === "live";
@@ -149,16 +218,32 @@ const client = new LiveClient({
       $("city").textContent = `· ${city.name[language()] || city.name.en}`;
       if (city.surtitles) configured = city.surtitles.languages;
     }
-    cues = msg.cues ? msg.cues[CITY] || null : null;
+    const channels = REHEARSAL ? msg.rehearsal : msg.cues;
+    cues = channels ? channels[CITY] || null : null;
     render();
   },
   onEvent: (msg) => {
-    if (msg.kind !== "cue" || msg.city !== CITY) return;
+    const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
+    if (msg.kind !== "cue" || msg.city !== CITY || (channel === "rehearsal") !== REHEARSAL) return;
     cues = msg;
     render();
   },
 });
 
+for (const button of $("prefs").querySelectorAll("button[data-size]")) {
+  button.addEventListener("click", () => chooseSize(button.dataset.size));
+}
+for (const button of $("prefs").querySelectorAll("button[data-theme]")) {
+  button.addEventListener("click", () => chooseTheme(button.dataset.theme));
+}
+// The settings close when the audience taps elsewhere (on the text, say).
+document.addEventListener("click", (e) => {
+  if ($("prefs").open && !$("prefs").contains(e.target)) $("prefs").open = false;
+});
+if (REHEARSAL) {
+  $("rehearsal").hidden = false;
+  document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;
+}
 document.addEventListener("visibilitychange", keepAwake);
 document.addEventListener("click", keepAwake, { once: true });
 render();

@@ -1,8 +1,15 @@
-// The surtitle operator's console: /operator/CITY.
+// The surtitle operator's console: /operator/CITY[?channel=rehearsal].
 //
 // Sign in with an operator (or admin) token, kept in sessionStorage, never in the URL. Every
-// command carries `from`: the cue index this console shows, so a double press or a stale
+// move carries `from`: the cue index this console shows, so a double press or a stale
 // console cannot skip a line (the server answers `conflict` and nothing moves).
+//
+// The console holds two channels of the city: live (what the audience sees) and rehearsal
+// (practice, its own position and displays). The Live / Rehearsal switch chooses which one
+// the keys and buttons cue; `?channel=rehearsal` in the address keeps that choice across a
+// reload. On the live channel it can also freeze the screens (F), follow another city's live
+// channel, and take control back (unfollow). It listens to every city's live cue events
+// (`cues:*`, public views) to know which cities have a script and who follows whom.
 import { LiveClient, el } from "/static/client.js";
 import { cityFromPath, cueBlocks, cuePlainText, hasText } from "/static/cue-text.js";
 
@@ -10,13 +17,18 @@ const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "surtitle-operator-token";
 const CITY = cityFromPath("/operator/");
 const RESYNC_AFTER_MS = 1500;
+const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
 let client = null;
 let generation = 0; // a sign-out makes the old client's late callbacks harmless
 let role = null;
 let live = false;
-let view = null; // the operator's cue view: index, count, blank, text, next, notes, ...
+let mode = new URLSearchParams(location.search).get("channel") === "rehearsal" ? "rehearsal" : "live";
+const views = { live: null, rehearsal: null }; // the operator's view of each channel
+let view = null; // views[mode]: index, count, blank, text, next, notes, frozen, shown, follows...
 let city = null; // the city from the snapshot (names, projected languages)
+let cityNames = new Map(); // id -> English name, from the snapshot
+const others = new Map(); // every city with a script -> {follows}: its live channel, as public
 let languages = []; // the script's languages
 const script = new Map(); // cue index -> {text, notes, label}, from the script endpoint or as seen
 let scriptComplete = false;
@@ -47,6 +59,41 @@ function remember(index, text, notes, label) {
   updateRow(index);
 }
 
+function nameOf(id) {
+  return cityNames.get(id) || id;
+}
+
+/** The city this console's live screens follow, or null (never in rehearsal mode). */
+function following() {
+  return mode === "live" && view && view.follows ? view.follows : null;
+}
+
+/** What the audience of the channel sees now: the server's `shown`, else the pointer. */
+function shownNow() {
+  if (!view) return null;
+  return view.shown || { index: view.index, blank: view.blank, text: view.text };
+}
+
+/** The languages a display shows of another city's text (the display's own rule). */
+function screenLanguages(texts) {
+  const available = Object.keys(texts || {});
+  const wanted = city && city.surtitles && city.surtitles.languages.length
+    ? city.surtitles.languages : ["fr"];
+  const ok = wanted.filter((lang) => available.includes(lang));
+  if (ok.length || !available.length) return ok.length ? ok : wanted;
+  return [available.includes("fr") ? "fr" : available[0]];
+}
+
+/** "cue 12", or "before the first cue" for 0. */
+function cueOrStart(index) {
+  return index === 0 ? "before the first cue" : `cue ${index}`;
+}
+
+/** The cities whose live screens follow this one. */
+function followerNames() {
+  return [...others].filter(([, o]) => o.follows === CITY).map(([id]) => nameOf(id));
+}
+
 function cueName(index) {
   const cue = script.get(index);
   const label = cue && cue.label && cue.label !== String(index) ? ` (“${cue.label}”)` : "";
@@ -75,20 +122,37 @@ function fillNotes(node, notes) {
 
 function render() {
   document.body.dataset.connection = live ? "live" : "offline";
-  for (const id of ["go", "back", "blank"]) $(id).disabled = !live || !view;
-  $("jump").querySelector("button").disabled = !live || !view;
+  document.body.dataset.mode = mode;
+  renderMode();
+  const leader = following();
+  const off = !live || !view || Boolean(leader);
+  for (const id of ["go", "back", "blank", "freeze"]) $(id).disabled = off;
+  $("jump").querySelector("button").disabled = off;
+  document.body.classList.toggle("is-following", Boolean(leader));
+  document.body.classList.toggle("is-frozen", Boolean(view && view.frozen));
+  renderTools();
   if (!view) return;
   const { index, count, blank } = view;
-  $("go").disabled = !live || index >= count;
-  $("back").disabled = !live || index <= 0;
+  const frozen = Boolean(view.frozen);
+  $("go").disabled = off || index >= count;
+  $("back").disabled = off || index <= 0;
   $("jump-to").max = String(count);
+  $("position-note").hidden = !leader && !frozen;
+  $("position-note").textContent = leader ? "Your own position, not on screens"
+    : "Your position, unseen until Release";
   $("position").textContent = index === 0
     ? `Before the first cue · ${count} cues`
     : `Cue ${index} of ${count}`;
   $("blank-badge").hidden = !blank;
+  $("blank-badge").textContent = frozen || leader
+    ? "BLANK: dark when shown" : "BLANK: screens are dark";
   $("blank").textContent = blank ? "Unblank" : "Blank";
   $("blank").setAttribute("aria-pressed", String(blank));
   document.body.classList.toggle("is-blank", blank);
+  $("frozen-badge").hidden = !frozen;
+  $("freeze").textContent = frozen ? "Release" : "Freeze";
+  $("freeze").setAttribute("aria-pressed", String(frozen));
+  renderBanners();
 
   const current = index >= 1 ? { text: view.text, notes: view.notes, label: view.label } : null;
   $("current-label").textContent = index >= 1 ? cueName(index) : "(nothing yet)";
@@ -98,6 +162,8 @@ function render() {
   fillNotes($("current-notes"), current ? current.notes : "");
 
   const hasNext = index < count;
+  $("next-heading").textContent = leader ? "Your own next cue"
+    : frozen ? "Next: GO moves to (unseen until Release)" : "Next: GO shows";
   $("next-label").textContent = hasNext ? cueName(index + 1) : "(end of the script)";
   fillTexts($("next-text"), hasNext ? view.next : null);
   fillNotes($("next-notes"), hasNext ? view.next_notes : "");
@@ -111,38 +177,137 @@ function render() {
   renderList();
 }
 
-/** Exactly what the public view carries now: nothing while blank or before cue 1. */
+/** Exactly what the audience of this channel sees now (the server's `shown`): the frozen
+ * cue while frozen, the followed city's cue while following, else the pointer. */
 function renderScreens() {
   const box = $("screens");
   const out = $("screens-text");
-  const langs = projected();
+  const leader = following();
+  const shown = shownNow();
+  const langs = leader ? screenLanguages(shown.text) : projected();
+  const followers = mode === "live" ? followerNames() : [];
+  const where = mode === "rehearsal" ? "On rehearsal screens now"
+    : followers.length ? `On screens now (and ${followers.join(", ")}’s)` : "On screens now";
+  $("screens-title").textContent = leader
+    ? `${where}: ${nameOf(leader)}, ${cueOrStart(shown.index)}`
+    : view.frozen ? `${where}, frozen at ${cueOrStart(shown.index)}` : where;
   $("screens-langs").textContent = langs.length ? `(${langs.join(", ")})` : "";
+  box.dataset.frozen = String(Boolean(view.frozen));
+  box.dataset.following = String(Boolean(leader));
   out.replaceChildren();
   let state;
   if (!live) {
     state = "unknown";
     out.append(el("p", "", "Not connected: the screens keep their last state; presses are not sent."));
-  } else if (view.index === 0) {
-    state = view.blank ? "blank" : "waiting";
-    out.append(el("p", "", view.blank
+  } else if (shown.index === 0) {
+    state = shown.blank ? "blank" : "waiting";
+    out.append(el("p", "", shown.blank
       ? "Nothing: BLANK (screens dark)."
       : "Nothing yet: the projector shows the QR code for phones."));
-  } else if (view.blank) {
+  } else if (shown.blank) {
     state = "blank";
     out.append(el("p", "", "Nothing: BLANK (screens dark)."));
-    if (hasText(view.text, langs)) {
+    // What Unblank brings back, when Unblank acts on what the screens show.
+    if (!view.frozen && !leader && hasText(view.text, langs)) {
       const after = el("div", "after-unblank");
       after.append(el("p", "", "Unblank shows:"), cueBlocks(view.text, langs));
       out.append(after);
     }
-  } else if (!hasText(view.text, langs)) {
+  } else if (!hasText(shown.text, langs)) {
     state = "empty";
     out.append(el("p", "", "Nothing: this cue is a blank cue in the script."));
   } else {
     state = "text";
-    out.append(cueBlocks(view.text, langs));
+    out.append(cueBlocks(shown.text, langs));
   }
   box.dataset.state = state;
+}
+
+/** The header's Live / Rehearsal switch, and the page's title. */
+function renderMode() {
+  for (const button of $("mode").querySelectorAll("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+  }
+  const display = `/display/${encodeURIComponent(CITY)}`;
+  $("go-mode").hidden = mode !== "rehearsal";
+  $("rehearsal-banner").hidden = mode !== "rehearsal";
+  $("rehearsal-link").href = `${display}?channel=rehearsal`;
+  $("rehearsal-link").textContent = `${display}?channel=rehearsal`;
+  $("live-display-link").href = display;
+  $("live-display-link").textContent = display;
+  $("rehearsal-display-link").href = `${display}?channel=rehearsal`;
+  $("rehearsal-display-link").textContent = `${display}?channel=rehearsal`;
+  document.title = `${mode === "rehearsal" ? "REHEARSAL · " : ""}Surtitle operator · ${CITY} — My Hour`;
+}
+
+/** Following and frozen: what the screens do, and the one button that undoes it. */
+function renderBanners() {
+  const leader = following();
+  $("follow-banner").hidden = !leader;
+  if (leader) {
+    const shown = shownNow();
+    $("follow-title").textContent = `FOLLOWING ${nameOf(leader).toUpperCase()}`;
+    $("follow-text").textContent = `${nameOf(CITY)}’s screens and phones show ${nameOf(leader)} ` +
+      `(${cueOrStart(shown.index)}), moved by ${nameOf(leader)}’s operator. GO, Back, Blank, ` +
+      "Jump and Freeze are off here. Take back control shows your own position: " +
+      (view.index === 0 ? "before the first cue (the QR code)." : `cue ${view.index}.`);
+  }
+  const frozen = Boolean(view.frozen) && !leader;
+  $("frozen-banner").hidden = !frozen;
+  if (frozen) {
+    const shown = shownNow();
+    const held = cueOrStart(shown.index);
+    const at = cueOrStart(view.index);
+    $("frozen-text").textContent = `The screens hold ${held}${shown.blank ? " (blank)" : ""} ` +
+      `while you move unseen. Release shows ${at}${view.blank ? " (blank)" : ""}.`;
+  }
+}
+
+/** Follow another city / who follows us / take back control. */
+function renderTools() {
+  $("tools-city").textContent = nameOf(CITY);
+  const rehearsal = mode === "rehearsal";
+  $("follow-tools").hidden = rehearsal;
+  $("rehearsal-tools").hidden = !rehearsal;
+  const leader = views.live ? views.live.follows : null;
+  const followers = followerNames();
+  $("followers").hidden = !followers.length;
+  $("followers").textContent = followers.length
+    ? `${followers.join(", ")} ${followers.length > 1 ? "follow" : "follows"} ${nameOf(CITY)}: ` +
+      "your GO moves their screens too (and your Freeze holds them)."
+    : "";
+
+  const select = $("follow-target");
+  const candidates = [...others.keys()].filter((id) => id !== CITY)
+    .sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+  const wanted = select.value;
+  const options = candidates.map((id) => {
+    const chain = others.get(id).follows;
+    const option = el("option", "", chain ? `${nameOf(id)} (follows ${nameOf(chain)})` : nameOf(id));
+    option.value = id;
+    option.disabled = Boolean(chain) || id === leader;
+    return option;
+  });
+  const key = options.map((o) => `${o.value}:${o.textContent}:${o.disabled}`).join("|");
+  if (select.dataset.key !== key) {
+    select.dataset.key = key;
+    select.replaceChildren(...options);
+    const keep = options.find((o) => o.value === wanted && !o.disabled) ||
+      options.find((o) => !o.disabled) || options[0];
+    if (keep) keep.selected = true; // even a greyed-out one: an empty box would say nothing
+  }
+  const target = select.value && !select.selectedOptions[0]?.disabled ? select.value : "";
+  const blocked = !candidates.length ? `No other city has a surtitle script to follow.`
+    : followers.length ? `${nameOf(CITY)} cannot follow while others follow it.`
+      : leader ? `${nameOf(CITY)} follows ${nameOf(leader)} now: take back control first.`
+        : !target ? "Every other city follows someone: nothing to follow." : "";
+  $("follow").disabled = !live || !views.live || Boolean(blocked);
+  select.disabled = !live || !views.live || Boolean(followers.length) || Boolean(leader) ||
+    !candidates.length;
+  $("follow").textContent = target && !blocked ? `Follow ${nameOf(target)}` : "Follow";
+  $("follow-help").textContent = blocked ||
+    `${nameOf(CITY)}’s screens and phones will show ${nameOf(target)}’s cues at once, as ` +
+    `${nameOf(target)}’s operator moves; your GO is off until you take back control.`;
 }
 
 let listCount = -1;
@@ -165,6 +330,14 @@ function renderList() {
     }
     list.replaceChildren(...rows);
     for (let i = 0; i <= view.count; i++) updateRow(i);
+  }
+  const shown = shownNow();
+  const held = view.frozen && !following() ? String(shown.index) : "";
+  if (list.dataset.shown !== held) {
+    for (const item of list.querySelectorAll("[data-shown]")) delete item.dataset.shown;
+    const row = held ? list.querySelector(`li[data-index="${held}"]`) : null;
+    if (row) row.dataset.shown = "true";
+    list.dataset.shown = held;
   }
   if (listIndex !== view.index) {
     for (const item of list.querySelectorAll("[aria-current]")) item.removeAttribute("aria-current");
@@ -212,14 +385,23 @@ function send(action, extra = {}) {
     say("Not connected: nothing was sent. Wait for “connected”, then press again.", "error");
     return;
   }
+  const leader = following();
+  if (leader && action !== "unfollow" && action !== "follow") {
+    say(`⚠ Not sent: ${nameOf(CITY)}’s screens follow ${nameOf(leader)}. Take back control ` +
+      "first (the button in the yellow box).", "conflict");
+    return;
+  }
   const from = view.index;
-  const id = client.command({ type: "cue", city: CITY, action, from, ...extra });
-  sent.set(id, { action, from, index: extra.index });
+  const message = { type: "cue", city: CITY, action, ...extra };
+  if (MOVES.has(action)) message.from = from; // moves only: freeze or follow cannot "skip"
+  if (mode === "rehearsal") message.channel = "rehearsal";
+  const id = client.command(message);
+  sent.set(id, { action, from, index: extra.index, target: extra.target, channel: mode });
   say("");
 }
 
 function go() {
-  if (view && view.index >= view.count) {
+  if (view && !following() && view.index >= view.count) {
     say("This is the last cue: GO has nothing to show.", "error");
     return;
   }
@@ -227,7 +409,7 @@ function go() {
 }
 
 function back() {
-  if (view && view.index <= 0) {
+  if (view && !following() && view.index <= 0) {
     say("Already before the first cue.", "error");
     return;
   }
@@ -236,6 +418,37 @@ function back() {
 
 function toggleBlank() {
   if (view) send(view.blank ? "unblank" : "blank");
+}
+
+function toggleFreeze() {
+  if (view) send(view.frozen ? "release" : "freeze");
+}
+
+function followTarget() {
+  const option = $("follow-target").selectedOptions[0];
+  const target = option && !option.disabled ? option.value : "";
+  if (!target || mode !== "live") return;
+  send("follow", { target });
+}
+
+function takeBackControl() {
+  if (mode === "live" && view && view.follows) send("unfollow");
+}
+
+function setMode(next) {
+  if (next === mode) return;
+  mode = next;
+  view = views[mode];
+  const url = new URL(location.href);
+  if (mode === "rehearsal") url.searchParams.set("channel", "rehearsal");
+  else url.searchParams.delete("channel");
+  history.replaceState(null, "", url);
+  listIndex = -1;
+  confirmed = null;
+  say(mode === "rehearsal"
+    ? "Rehearsal: your presses move the rehearsal screens only, never the audience’s."
+    : "Live: your presses move what the audience sees.", "ok");
+  render();
 }
 
 function jump(index) {
@@ -255,16 +468,18 @@ const DONE = {
   next: (c) => `GO → cue ${c.from + 1}`,
   prev: (c) => `Back → cue ${c.from - 1}`,
   goto: (c) => `Jumped to cue ${c.index}`,
-  blank: () => "Screens blanked",
-  unblank: () => "Screens showing again",
+  blank: () => "Blanked",
+  unblank: () => "Unblanked",
+  freeze: () => "Screens frozen: move unseen, then Release (F)",
+  release: () => "Released: the screens show your position",
+  follow: (c) => `Following ${nameOf(c.target)}: the screens show its cues`,
+  unfollow: () => "Control taken back: the screens show your own position",
 };
 
 const TARGET = {
   next: (c) => c.from + 1,
   prev: (c) => c.from - 1,
   goto: (c) => c.index,
-  blank: (c) => c.from,
-  unblank: (c) => c.from,
 };
 let confirmed = null; // the index our last acknowledged command moved to
 
@@ -273,8 +488,10 @@ function onReply(msg) {
   if (msg.id) sent.delete(msg.id);
   if (msg.type === "ack") {
     if (command) {
-      say(`✓ ${DONE[command.action](command)}`, "ok");
-      confirmed = TARGET[command.action](command);
+      const prefix = command.channel === "rehearsal" ? "Rehearsal: " : "";
+      say(`✓ ${prefix}${DONE[command.action](command)}`, "ok");
+      confirmed = command.channel === mode
+        ? (TARGET[command.action] || ((c) => c.from))(command) : null;
     }
     return;
   }
@@ -282,12 +499,21 @@ function onReply(msg) {
     signOut("This token is not valid. Check it and sign in again.");
     return;
   }
-  if (msg.code === "conflict" && command) {
+  const stale = command && MOVES.has(command.action) && (/someone else moved/.test(msg.message) ||
+    (views[command.channel] && views[command.channel].index !== command.from));
+  if (msg.code === "conflict" && stale && !/follows/.test(msg.message)) {
     // Whether the move that beat this press has reached us yet or not, this is true:
     say(`⚠ Not moved: the cue was no longer at ${command.from} (a double press, or another ` +
       "console). The console shows where it is now: check the screens box, press again if " +
       "needed.", "conflict");
-    resyncSoon(command.from);
+    resyncSoon(command.from, command.channel);
+    return;
+  }
+  if (msg.code === "conflict") {
+    // Refused by the rules: following another city, a chain of follows, the last cue...
+    say(`⚠ Refused: ${msg.message}`, "conflict");
+    // A move refused because we missed a change (a follow set elsewhere): catch up.
+    if (command && MOVES.has(command.action)) resyncSoon(command.from, command.channel);
     return;
   }
   say(`⚠ Not done: ${msg.message}`, "error");
@@ -295,10 +521,11 @@ function onReply(msg) {
 
 /** After a conflict, the move that beat us should arrive as an event; if it does not,
  * reconnect to catch up. */
-function resyncSoon(from) {
+function resyncSoon(from, channel = "live") {
   const mine = generation;
   setTimeout(() => {
-    if (mine !== generation || !client || !view || view.index !== from) return;
+    const known = views[channel];
+    if (mine !== generation || !client || !known || known.index !== from) return;
     if (client.ws) client.ws.close(); // LiveClient reconnects and catches up
   }, RESYNC_AFTER_MS);
 }
@@ -336,6 +563,10 @@ function onKeyDown(e) {
     case "b":
     case "B":
       if (!e.repeat) toggleBlank();
+      break;
+    case "f":
+    case "F":
+      if (!e.repeat) toggleFreeze();
       break;
     case "g":
     case "G":
@@ -389,7 +620,7 @@ async function loadScript(token) {
 
 // -- connection ----------------------------------------------------------------------------
 
-function applyView(next) {
+function applyView(next, channel = "live") {
   if (next.version && next.version !== seenVersion) {
     const replaced = seenVersion !== null;
     seenVersion = next.version;
@@ -400,6 +631,12 @@ function applyView(next) {
       loadScript(sessionStorage.getItem(TOKEN_KEY));
       say("The script was replaced: the list shows the new one.", "ok");
     }
+  }
+  views[channel] = next;
+  if (channel === "live") others.set(CITY, { follows: next.follows || null });
+  if (channel !== mode) {
+    renderTools();
+    return;
   }
   view = next;
   // A confirmation of ours goes once the cue has moved on from it (another console, a GO).
@@ -421,7 +658,7 @@ function start(token) {
   $("signin-message").textContent = "";
   client = new LiveClient({
     token: () => sessionStorage.getItem(TOKEN_KEY),
-    channels: [`cues:${CITY}`],
+    channels: ["cues:*", `rehearsal:${CITY}`],
     heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
     maxDelayMs: 5000, // and the console comes back within 5 s of the server
     onConnection: ours((state) => {
@@ -450,16 +687,30 @@ function start(token) {
     }),
     onSnapshot: ours((msg) => {
       city = msg.cities.find((c) => c.id === CITY) || city;
+      cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
       if (city) $("city-name").textContent = `· ${city.name.en}`;
+      others.clear();
+      for (const [id, other] of Object.entries(msg.cues || {})) {
+        others.set(id, { follows: other.follows || null });
+      }
       const cues = msg.cues ? msg.cues[CITY] : null;
       if (!cues) {
         say(`${CITY} has no surtitle script on this server.`, "error");
         return;
       }
-      applyView(cues);
+      const rehearsal = msg.rehearsal ? msg.rehearsal[CITY] : null;
+      if (rehearsal) applyView(rehearsal, "rehearsal");
+      applyView(cues, "live");
     }),
     onEvent: ours((msg) => {
-      if (msg.kind === "cue" && msg.city === CITY) applyView(msg);
+      if (msg.kind !== "cue") return;
+      const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
+      if (msg.city === CITY) {
+        applyView(msg, channel);
+      } else if (channel === "live") {
+        others.set(msg.city, { follows: msg.follows || null });
+        renderTools();
+      }
     }),
     onReply: ours(onReply),
   });
@@ -470,6 +721,7 @@ function showConsole(visible) {
   $("signin").hidden = visible;
   $("console").hidden = !visible;
   $("signout").hidden = !visible;
+  $("mode").hidden = !visible;
 }
 
 function signOut(message = "") {
@@ -480,6 +732,9 @@ function signOut(message = "") {
   role = null;
   live = false;
   view = null;
+  views.live = null;
+  views.rehearsal = null;
+  others.clear();
   script.clear();
   scriptComplete = false;
   seenVersion = null;
@@ -504,6 +759,21 @@ $("signout").addEventListener("click", () => signOut());
 $("go").addEventListener("click", go);
 $("back").addEventListener("click", back);
 $("blank").addEventListener("click", toggleBlank);
+$("freeze").addEventListener("click", toggleFreeze);
+$("release").addEventListener("click", toggleFreeze);
+$("unfollow").addEventListener("click", takeBackControl);
+$("follow-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  followTarget();
+});
+$("follow-target").addEventListener("change", renderTools);
+for (const button of $("mode").querySelectorAll("button")) {
+  button.addEventListener("click", () => {
+    setMode(button.dataset.mode);
+    // The keys cue again at once; Enter does not re-press the switch.
+    $("console").focus({ preventScroll: true });
+  });
+}
 $("jump").addEventListener("submit", (e) => {
   e.preventDefault();
   const raw = $("jump-to").value.trim();
@@ -519,7 +789,7 @@ $("script-list").addEventListener("click", (e) => {
 });
 document.addEventListener("keydown", onKeyDown);
 document.addEventListener("keyup", onKeyUp);
-document.title = `Surtitle operator · ${CITY} — My Hour`;
+renderMode();
 
 const saved = sessionStorage.getItem(TOKEN_KEY);
 if (saved) start(saved);
