@@ -16,7 +16,8 @@ const model = {
   event: null,
   order: [], // city ids, in the config's order
   cities: new Map(), // id -> schedule fields merged with the live status fields
-  cues: {}, // id -> {index, count, blank}
+  cues: {}, // id -> {index, count, blank, follows}
+  drift: null, // the last /api/drift answer: {reference, cities: {id: {index, cues_ahead, ...}}}
   haveStatus: false, // a snapshot has been received at least once
   connection: "connecting",
   lastUpdate: null, // when we last received a snapshot or event, or caught up
@@ -164,11 +165,14 @@ function buildCard(id) {
   r.note = el("p", "note");
   r.updated = el("p", "updated muted");
   r.cues = el("p", "cues");
+  r.follows = el("p", "cue-follows");
+  r.drift = el("p", "drift");
   r.calendar = el("a", "cal-link");
   r.calendar.href = `/cities/${encodeURIComponent(id)}/calendar.ics`;
   const links = el("p", "card-links");
   links.append(r.calendar);
-  li.append(head, r.clock, r.countdown, r.times, r.tbc, r.delay, r.place, r.note, r.updated, r.cues, links);
+  li.append(head, r.clock, r.countdown, r.times, r.tbc, r.delay, r.place, r.note, r.updated, r.cues,
+    r.follows, r.drift, links);
   cards.set(id, r);
   return li;
 }
@@ -249,10 +253,84 @@ function updateCard(id) {
     if (cue.blank) text += ` ${t("cues_blank")}`;
     setText(r.cues, text);
   }
+  const leader = cue && cue.follows ? model.cities.get(cue.follows) : null;
+  r.follows.hidden = !leader;
+  if (leader) setText(r.follows, t("cue_follows", { city: cityName(leader) }));
+  renderDrift(id);
 
   setText(r.calendar, t("add_to_calendar"));
   r.calendar.setAttribute("aria-label", t("add_to_calendar_aria", { city: cityName(c) }));
   tickCard(id, Date.now());
+}
+
+// ---- drift: how far each surtitled city is from the reference -----------------------------
+
+/** The reference city: the first city (in the config's order) that runs surtitles. */
+function driftReference() {
+  return model.order.find((id) => model.cues[id]) || null;
+}
+
+function driftText(id) {
+  const d = model.drift;
+  const cue = model.cues[id];
+  if (!d || !cue || !synced() || !d.cities) return "";
+  const ref = d.reference;
+  const refCity = model.cities.get(ref);
+  const mine = d.cities[id];
+  const theirs = d.cities[ref];
+  if (!mine || !theirs || !refCity) return "";
+  if (id === ref) return Object.keys(d.cities).length > 1 ? t("drift_reference") : "";
+  if (cue.follows === ref) return ""; // it shows the reference's own cue: no drift to tell
+  if (mine.index === 0 && theirs.index === 0) return ""; // neither has begun
+  const city = cityName(refCity);
+  const ahead = mine.cues_ahead;
+  const n = Math.abs(ahead);
+  let text = ahead === 0 ? t("drift_level", { city })
+    : t(`drift_${ahead < 0 ? "behind" : "ahead"}_${n === 1 ? "one" : "many"}`, { n, city });
+  const s = mine.seconds_behind;
+  if (typeof s === "number") {
+    const minutes = Math.round(Math.abs(s) / 60);
+    const agrees = (s > 0 && ahead < 0) || (s < 0 && ahead > 0);
+    let time;
+    if (Math.abs(s) < 60) time = t("drift_under_minute");
+    else if (agrees) time = t("drift_min", { n: minutes });
+    else time = t(s > 0 ? "drift_min_behind" : "drift_min_ahead", { n: minutes });
+    text += ` · ${time}`;
+  }
+  return text;
+}
+
+function renderDrift(id) {
+  const r = cards.get(id);
+  if (!r) return;
+  const text = driftText(id);
+  r.drift.hidden = !text;
+  setText(r.drift, text);
+}
+
+let driftTimer = 0;
+let driftAsked = 0;
+/** Ask /api/drift again shortly (a burst of GOs makes one request). */
+function scheduleDrift() {
+  clearTimeout(driftTimer);
+  driftTimer = setTimeout(fetchDrift, 300);
+}
+
+async function fetchDrift() {
+  const reference = driftReference();
+  if (!reference || !synced()) return; // no request while the server is unreachable
+  const mine = ++driftAsked;
+  let data;
+  try {
+    const reply = await fetch(`/api/drift?reference=${encodeURIComponent(reference)}`, { cache: "no-store" });
+    if (!reply.ok) return;
+    data = await reply.json();
+  } catch {
+    return; // the next cue event asks again
+  }
+  if (mine !== driftAsked) return; // a later answer is on its way
+  model.drift = data;
+  for (const id of model.order) renderDrift(id);
 }
 
 function timing(c, now) {
@@ -444,6 +522,7 @@ function onSnapshot(msg) {
   model.lastUpdate = new Date();
   if (rebuilt) buildCards();
   renderStatuses();
+  scheduleDrift();
 }
 
 function onEvent(msg) {
@@ -461,16 +540,20 @@ function onEvent(msg) {
     buildTimeline();
   } else if (msg.kind === "presence") {
     c.online = msg.online;
-  } else if (msg.kind === "cue") {
-    model.cues[msg.city] = { index: msg.index, count: msg.count, blank: msg.blank };
+  } else if (msg.kind === "cue" && msg.channel !== "rehearsal") {
+    model.cues[msg.city] = { index: msg.index, count: msg.count, blank: msg.blank, follows: msg.follows || null };
     updateCard(msg.city);
+    scheduleDrift();
   }
   renderConnection();
 }
 
 function onConnection(state) {
   model.connection = state;
-  if (state === "live") model.lastUpdate = new Date();
+  if (state === "live") {
+    model.lastUpdate = new Date();
+    scheduleDrift();
+  }
   renderStatuses();
 }
 
