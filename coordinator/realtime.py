@@ -75,7 +75,15 @@ class Connection:
 
     def _too_slow(self) -> None:
         log.info(kv(event="ws_too_slow", conn=self.id, queued=self.limits.max_outbox_frames))
-        self.close_soon(CLOSE_TOO_SLOW, "too slow")
+        # A polite close would wait for the socket buffer to drain, which a peer that stopped
+        # reading never lets happen; ASGI has no "drop this connection", so reach uvicorn's
+        # transport and abort it. The client, if it lives, reconnects with since.
+        transport = _transport_of(self.ws._send)
+        if transport is not None:
+            self.outbox.close()
+            transport.abort()
+        else:
+            self.close_soon(CLOSE_TOO_SLOW, "too slow")
 
     def close_soon(self, code: int, reason: str) -> None:
         """Close the socket without making the caller wait for it."""
@@ -412,6 +420,33 @@ class Hub:
         if conn.ws.application_state != WebSocketState.DISCONNECTED:
             with contextlib.suppress(Exception):
                 await conn.ws.close()
+
+
+def _transport_of(send: Any) -> Any:
+    """The server's transport behind an ASGI ``send``, or None.
+
+    The ``send`` a websocket endpoint holds is the server protocol's own bound method wrapped
+    in middleware closures; follow the closures (a few levels) to the object that owns a
+    transport with ``abort()``. Only used to drop a client that stopped reading.
+    """
+    seen: set[int] = set()
+    todo = [send]
+    for _ in range(32):
+        if not todo:
+            return None
+        item = todo.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        owner = getattr(item, "__self__", None)
+        transport = getattr(owner, "transport", None)
+        if transport is not None and callable(getattr(transport, "abort", None)):
+            return transport
+        for cell in getattr(item, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # an empty cell
+                if callable(cell.cell_contents):
+                    todo.append(cell.cell_contents)
+    return None
 
 
 def error(command_id: str | None, code: str, message: str) -> dict[str, Any]:
