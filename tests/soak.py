@@ -112,7 +112,7 @@ class Viewer:
         self, ws: ClientConnection, stop: asyncio.Event, sent_at: dict[int, float]
     ) -> None:
         hello: dict[str, Any] = {"type": "hello"}
-        if self.epoch is not None:
+        if self.epoch is not None and self.start_seq >= 0:  # it had a snapshot
             hello.update(since=self.last, epoch=self.epoch)
         await ws.send(json.dumps(hello))
         self.connects += 1

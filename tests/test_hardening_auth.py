@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import Tokens
 from tests.harness import ROOT, ServerProcess, WsClient, http_request
 from tests.hostile import RawWs, assert_intact, audit_log, city_of, control_viewer
@@ -287,11 +285,6 @@ def test_tokens_never_reach_the_log_when_used_properly(
     assert "event=ws_close" in text and "role=admin" in text  # the log was written
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn's own INFO line 'WebSocket /ws?token=...' [accepted] logs the query string "
-    "(coordinator/cli.py turns off only the HTTP access log); see docs/security.md",
-)
 def test_a_token_put_in_a_url_by_mistake_is_never_logged(
     server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:

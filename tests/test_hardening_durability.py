@@ -284,12 +284,6 @@ def _note_offsets(data: bytes) -> list[int]:
     return offsets
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sqlite.verify() runs PRAGMA quick_check, which checks the b-trees, not what the "
-    "rows hold: a row whose bytes were overwritten (invalid UTF-8) or whose JSON is broken "
-    "passes it (integrity_check too), the server starts, and then fails on what it reads",
-)
 @pytest.mark.parametrize("damage", ["bytes overwritten inside a row", "broken JSON in a row"])
 def test_a_damaged_row_stops_the_start(server: ServerProcess, tokens: Tokens, damage: str) -> None:
     db = _stopped_with_data(server, tokens)

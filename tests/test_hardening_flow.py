@@ -127,11 +127,6 @@ def test_an_anonymous_flood_is_closed_after_its_strikes(
         assert_intact(server, viewer, tokens.admin, expected_audit=[])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="POST /api/cities/{id}/status calls Hub.execute without Hub._admit: the per-token "
-    "bucket applies to websocket commands only, so a leaked token floods over HTTP",
-)
 def test_an_http_flood_with_a_token_is_rate_limited_too(
     server: ServerProcess, tokens: Tokens
 ) -> None:
@@ -210,7 +205,6 @@ def test_a_stalled_viewer_does_not_slow_the_others_and_is_dropped(
         stalled = RawWs(server.port, rcvbuf=2048)
         assert stalled.handshake() == 101
         stalled.send_json({"type": "hello"})
-        stalled_at = time.monotonic()
         during = _latencies(viewers, _press_go(operator, 600, "b"))
         print(
             f"latency p50/p99/max ms: baseline {statistics.median(baseline) * 1000:.1f}/"
@@ -225,10 +219,9 @@ def test_a_stalled_viewer_does_not_slow_the_others_and_is_dropped(
         assert max(during) < 2.0
         for viewer in viewers:
             viewer.assert_complete()
-        # The stalled one is let go (it answers no ping): reading now drains what the kernel
-        # held for it, then the stream ends.
-        budget = interval + timeout + 3 - (time.monotonic() - stalled_at)
-        assert stalled.at_eof_within(max(budget, 1.0)) is not None
+        # The stalled one overflowed its queue and was let go (1013); whether its socket is
+        # released too is the next test's question.
+        assert "event=ws_too_slow" in server.log()
         stalled.close()
         assert_intact(
             server,
@@ -241,6 +234,47 @@ def test_a_stalled_viewer_does_not_slow_the_others_and_is_dropped(
             viewer.stop()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="after a stalled client's outbox overflows, Connection._close awaits ws.close(), "
+    "which waits in uvicorn's send() for the transport to become writable: never, since the "
+    "client does not read. uvicorn's ping timeout then calls transport.close(), which also "
+    "waits for the write buffer to drain: the socket, its buffers and its task are held as "
+    "long as the client keeps TCP alive",
+)
+def test_a_stalled_viewer_is_let_go_and_its_socket_released(
+    server_factory: Start, ws_client: Open, tokens: Tokens
+) -> None:
+    interval, timeout = 3.0, 3.0
+    server = server_factory(
+        "--limit", "staff_rate_per_s=10000", "--limit", "staff_burst=10000",
+        "--limit", "max_outbox_frames=16",
+        "--limit", f"ping_interval_s={interval}", "--limit", f"ping_timeout_s={timeout}",
+    )  # fmt: skip
+    _upload_long_cues(server, tokens.admin)
+    operator = ws_client(server.ws_url)
+    operator.hello(tokens.paris_operator)
+    stalled = RawWs(server.port, rcvbuf=2048)
+    assert stalled.handshake() == 101
+    stalled.send_json({"type": "hello"})
+    stalled_at = time.monotonic()
+    _press_go(operator, 600, "r")  # fills the kernel's buffers, then the queue: overflow
+    assert "event=ws_too_slow" in server.log()
+    # Within the ping timeout at the latest the server must have ended the connection: the
+    # endpoint finished (ws_close logged) and the stream ends once drained.
+    budget = interval + timeout + 3 - (time.monotonic() - stalled_at)
+    deadline = time.monotonic() + max(budget, 1.0)
+    while time.monotonic() < deadline and "role=public" not in _closes(server):
+        time.sleep(0.1)
+    assert "role=public" in _closes(server), "the stalled connection is still held"
+    assert stalled.at_eof_within(5) is not None
+    stalled.close()
+
+
+def _closes(server: ServerProcess) -> str:
+    return "\n".join(line for line in server.log().splitlines() if "event=ws_close" in line)
+
+
 def _audit_commands(server: ServerProcess, tokens: Tokens) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = server.get_json(
         "/api/log", {"Authorization": f"Bearer {tokens.admin}"}
@@ -248,12 +282,6 @@ def _audit_commands(server: ServerProcess, tokens: Tokens) -> list[dict[str, Any
     return [e for e in entries if not e["command_id"].startswith("probe-")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="coordinator/outbox.py _resume awaits a Future whose _asyncio_future_blocking flag "
-    "is still True (RuntimeError: await wasn't used with future); Outbox._fail then closes the "
-    "outbox silently: a slow client stays connected and never gets another event",
-)
 def test_a_slow_viewer_that_reads_again_gets_every_event_or_is_told_to_reconnect(
     server_factory: Start, ws_client: Open, tokens: Tokens
 ) -> None:

@@ -44,7 +44,7 @@ class ResilientViewer:
                 with connect(self.url, open_timeout=3, close_timeout=1) as ws:
                     self.connects += 1
                     hello: dict[str, Any] = {"type": "hello", "channels": ["status:*", "cues:*"]}
-                    if self.epoch is not None:
+                    if self.epoch is not None and self.start_seq >= 0:  # had a snapshot
                         hello.update(since=self.last, epoch=self.epoch)
                     ws.send(json.dumps(hello))
                     while not self.stop.is_set():
