@@ -268,12 +268,25 @@ class ControlViewer:
             time.sleep(0.01)
         raise AssertionError(f"the control viewer did not receive seq {seq} in {timeout_s}s")
 
-    def assert_complete(self) -> None:
-        """Every event from the welcome on, each once, in order, and still connected."""
+    def assert_complete(self, server: ServerProcess, *, replay: bool = True) -> None:
+        """Every event a viewer should get, from the welcome on, each once, in order, and still
+        connected. What a viewer should get is what the server replays to a public viewer that
+        reconnects with ``since`` (events only operators see, such as moves of a frozen cue
+        channel, go to nobody else, live or replayed)."""
         assert not self.closed, f"the control viewer was disconnected ({self.closed_with})"
         seqs = [e["seq"] for e in self.events()]
-        first = self.welcome["seq"] + 1
-        assert seqs == list(range(first, first + len(seqs))), f"gaps or repeats: {seqs}"
+        assert seqs == sorted(set(seqs)), f"repeats or disorder: {seqs}"
+        if not seqs:
+            return
+        if not replay:  # every event of the test is for the audience: no gap at all
+            first = self.welcome["seq"] + 1
+            assert seqs == list(range(first, first + len(seqs))), f"gaps: {seqs}"
+            return
+        expected = replayed_seqs(server, self.welcome["seq"], self.welcome["epoch"], seqs[-1])
+        if expected is not None:
+            missing = sorted(set(expected) - set(seqs))
+            extra = sorted(set(seqs) - set(expected))
+            assert not missing and not extra, f"missed {missing}, not replayed {extra}"
 
     def stop(self) -> None:
         self._stack.close()
@@ -288,6 +301,35 @@ def control_viewer(server: ServerProcess) -> Iterator[ControlViewer]:
         yield viewer
     finally:
         viewer.stop()
+
+
+def replayed_seqs(server: ServerProcess, since: int, epoch: str, until: int) -> list[int] | None:
+    """The seqs a public viewer reconnecting with ``since`` is replayed, up to ``until``; None
+    when the server answers with a snapshot instead (too far back)."""
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(connect(server.ws_url, open_timeout=10))
+        conn.send(json.dumps({"type": "hello", "since": since, "epoch": epoch}))
+        welcome = json.loads(conn.recv(timeout=5))
+        assert welcome["type"] == "welcome", welcome
+        seqs: list[int] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                # The replay may take a moment to start; once it flows, a pause ends it.
+                message = json.loads(conn.recv(timeout=0.5 if seqs else 10))
+            except TimeoutError:
+                break  # the replay is over: nothing more comes until a new event
+            except ConnectionClosed:
+                return None  # dropped mid-replay: no verdict from here
+            if message["type"] == "snapshot":
+                return None
+            if message["type"] == "event":
+                if message["seq"] > until:
+                    break
+                seqs.append(message["seq"])
+                if message["seq"] == until:
+                    break
+        return seqs
 
 
 # -- intact state and audit log ----------------------------------------------------------------
@@ -327,6 +369,7 @@ def assert_intact(
     expected_audit: list[str],
     before: dict[str, Any] | None = None,
     changed_cities: tuple[str, ...] = (),
+    replay: bool = True,
 ) -> None:
     """The end of every hostile test: the control viewer receives a legitimate change, saw
     every event in order; the audit log holds exactly ``expected_audit`` command ids (then the
@@ -335,7 +378,7 @@ def assert_intact(
     seq = legit_change(server, admin_token)
     event = viewer.wait_for_seq(seq)
     assert event["kind"] == "status" and event["city"] == "helsinki"
-    viewer.assert_complete()
+    viewer.assert_complete(server, replay=replay)
     ids = [e["command_id"] for e in audit_log(server, admin_token)]
     assert ids[-1].startswith("probe-")
     assert [i for i in ids if not i.startswith("probe-")] == expected_audit, ids

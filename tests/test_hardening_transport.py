@@ -285,7 +285,7 @@ def test_a_text_frame_that_is_not_utf8_closes_1007(server: ServerProcess, tokens
         raw.close()
         seq = legit_change(server, tokens.admin)
         viewer.wait_for_seq(seq)
-        viewer.assert_complete()
+        viewer.assert_complete(server)
 
 
 def test_a_hostile_client_cannot_write_tracebacks_into_the_log(server: ServerProcess) -> None:
