@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from coordinator.protocol import ERROR_CODES
@@ -87,6 +87,14 @@ def test_fuzzed_frames_each_get_one_well_formed_answer_and_state_keeps_its_rules
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
             )
             @given(payload=frames(), role=st.sampled_from(sorted(clients)))
+            # Valid commands, always tried first, so every run exercises the accepting path.
+            @example(
+                payload='{"type":"status","id":"ok-1","city":"paris","state":"preparing"}',
+                role="coordinator",
+            )
+            @example(
+                payload='{"type":"cue","id":"ok-2","city":"paris","action":"next"}', role="operator"
+            )
             def one_frame(payload: str | bytes, role: str) -> None:
                 size = len(payload if isinstance(payload, bytes) else payload.encode())
                 assume(size < 15 * 1024)  # beyond the frame limit is test 5's
