@@ -128,6 +128,7 @@ class Hub:
         channel = event.channel
         text: str | None = None
         staff_text: str | None = None
+        hidden_text: str | None = None
         for conn in self.connections:
             if not protocol.wants(conn.channels, channel):
                 continue
@@ -141,6 +142,10 @@ class Hub:
                 if text is None:  # encoded once, for every viewer
                     text = protocol.encode(event.message())
                 conn.push(text)
+            elif conn.channels is None:
+                if hidden_text is None:
+                    hidden_text = protocol.encode(event.hidden_message())
+                conn.push(hidden_text)
 
     async def reset_all(self) -> None:
         """The history was replaced: close every client (1012) so each reconnects and takes a
@@ -381,6 +386,8 @@ class Hub:
             conn.send(event.staff_message())
         elif event.audience:
             conn.send(event.message())
+        elif conn.channels is None:
+            conn.send(event.hidden_message())
 
     async def _serve(self, conn: Connection) -> None:
         while True:

@@ -168,3 +168,27 @@ def test_rehearsal_gos_never_reach_live_displays(
     replied(op)
     assert live.recv_until(is_cue("paris"))["index"] == 1
     rehearsal.expect_silence(0.3)
+
+
+def test_a_viewer_of_everything_keeps_a_contiguous_seq_through_a_freeze(
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
+) -> None:
+    viewer = ws_client(backend_server.ws_url)
+    welcome = viewer.hello()  # no channels: it checks that seq has no gaps
+    viewer.recv()
+    op = staff(ws_client, backend_server, tokens.paris_operator)
+    for n, message in enumerate([cue("h-1", "freeze"), cue("h-2", "next"), cue("h-3", "release")]):
+        op.send(message)
+        assert replied(op)["type"] == "ack", n
+    seqs: list[int] = []
+    hidden: list[dict[str, Any]] = []
+    shown: list[dict[str, Any]] = []
+    while len(seqs) < 3:
+        m = viewer.recv()
+        if m["type"] == "event" and m["kind"] == "cue":
+            seqs.append(m["seq"])
+            (hidden if m.get("hidden") else shown).append(m)
+    assert seqs == [welcome["seq"] + 1, welcome["seq"] + 2, welcome["seq"] + 3]
+    assert len(hidden) == 2  # the freeze and the move while frozen: numbers only
+    assert all("text" not in m and "index" not in m for m in hidden)
+    assert shown[0]["index"] == 1  # the release shows the new line

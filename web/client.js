@@ -143,7 +143,9 @@ export class LiveClient {
         if (!this.synced && (o.channels || this._target === null || msg.seq >= this._target)) {
           this._synced();
         }
-        if (o.onEvent) o.onEvent(msg);
+        // A hidden event (a frozen channel's move, for its operators only) just keeps the
+        // numbering contiguous: nothing to show.
+        if (o.onEvent && !msg.hidden) o.onEvent(msg);
         break;
       case "pong":
         if (!this.synced && this._target !== null && this.seq !== null) this._synced();

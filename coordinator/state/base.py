@@ -67,6 +67,20 @@ class StoredEvent:
         """The event as the city's staff receive it."""
         return {**self.message(), **(self.staff or {})}
 
+    def hidden_message(self) -> dict[str, Any]:
+        """What a client following every channel gets of an event it may not see (a frozen
+        channel's move): its number only, so its seq stays contiguous and a real gap is
+        still a gap."""
+        return {
+            "type": "event",
+            "seq": self.seq,
+            "kind": self.kind,
+            "city": self.city,
+            "at": iso_utc(self.at),
+            "channel": self.data.get("channel", "live"),
+            "hidden": True,
+        }
+
     @property
     def channel(self) -> str:
         return protocol.channel_of(self.kind, self.city, str(self.data.get("channel", "live")))
