@@ -6,6 +6,8 @@ on a free port, exactly as an organiser would, and the clients are real websocke
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -16,14 +18,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config" / "cities.yaml"
 CHROMIUM = Path(os.environ.get("COORDINATOR_CHROMIUM", "/usr/bin/chromium"))
@@ -315,3 +318,10 @@ class RedisServer:
     def restart(self) -> RedisServer:
         self.kill()
         return self.start()
+
+
+def run_async(coro: Coroutine[Any, Any, T], timeout_s: float = 300.0) -> T:
+    """Run a coroutine to completion on a thread of its own: the browser tests' Playwright
+    keeps an event loop running in the main thread, where asyncio.run() would refuse."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=timeout_s)

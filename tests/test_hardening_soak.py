@@ -5,12 +5,11 @@ stays within the bound."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.harness import skip_or_fail
+from tests.harness import run_async, skip_or_fail
 from tests.soak import RSS_GROWTH_BOUND_KIB, raise_open_files, soak, start_server
 
 VIEWERS = 200
@@ -22,7 +21,7 @@ def test_a_short_soak_loses_nothing_and_holds_its_memory(tmp_path: Path) -> None
         skip_or_fail("the open files limit is too low for the soak")
     server, staff = start_server(tmp_path, VIEWERS)
     try:
-        report = asyncio.run(soak(server, staff, viewers=VIEWERS, seconds=SECONDS))
+        report = run_async(soak(server, staff, viewers=VIEWERS, seconds=SECONDS))
     finally:
         server.stop()
     print("soak:", json.dumps(asdict(report)))

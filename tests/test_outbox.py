@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 
 from coordinator.outbox import Outbox
+from tests.harness import run_async
 
 
 class Client:
@@ -29,9 +29,7 @@ class Client:
 
 
 def run(coro: Coroutine[Any, Any, None]) -> None:
-    # A thread of its own: the browser tests' Playwright keeps an event loop in the main one.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coro).result(timeout=30)
+    run_async(coro, timeout_s=30)
 
 
 def test_a_client_that_keeps_up_is_sent_to_inline_without_a_task() -> None:
