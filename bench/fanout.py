@@ -977,11 +977,13 @@ def run_wrk(workdir: Path, seconds: int, connections: int, realtime: bool) -> li
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__.split("\n\n")[0]
+        + " With no option: ours and the reference at 1,000, 5,000 and 10,000 viewers, "
+        "20 GOs each, and the table.",
         epilog="docs/performance.md has the method, the figures and the commands.",
     )
     parser.add_argument(
-        "--viewers", default="1000,5000,10000", help="viewer counts, comma-separated"
+        "--viewers", default="1000,5000,10000", help="viewer counts (default 1000,5000,10000)"
     )
     parser.add_argument("--gos", type=int, default=20, help="GOs per run (default 20)")
     parser.add_argument("--interval", type=float, default=1.0, help="seconds between GOs")
@@ -1012,7 +1014,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--redis-viewers", default="10000,20000", help="viewer counts of the Redis runs"
     )
-    parser.add_argument("--workers", type=int, default=2, help="server processes with --redis")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="server processes with --redis (default 2)"
+    )
     parser.add_argument("--wrk", action="store_true", help="also measure HTTP caching with wrk")
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--wrk-connections", type=int, default=64)
