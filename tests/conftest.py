@@ -174,24 +174,49 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh page; fails the test on any console error or request leaving localhost."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    foreign: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+def _watched_page(context: Any, errors: list[str], foreign: list[str]) -> Any:
+    """A new page of ``context`` that records console errors and requests leaving localhost;
+    ``page.console_errors`` is the live list, for tests that expect some errors."""
+    new = context.new_page()
+    new.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    new.on("pageerror", lambda e: errors.append(str(e)))
 
     def check_request(request: Any) -> None:
         url: str = request.url
         if not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
             foreign.append(url)
 
-    page.on("request", check_request)
-    page.console_errors = errors
-    yield page
+    new.on("request", check_request)
+    new.console_errors = errors
+    return new
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page; fails the test on any console error or request leaving localhost."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    foreign: list[str] = []
+    yield _watched_page(context, errors, foreign)
     context.close()
     assert not foreign, f"requests left localhost: {foreign}"
     assert not errors, f"console errors: {errors}"
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[..., Any]]:
+    """More pages, each in a context of its own (its own storage), checked like ``page``."""
+    opened: list[tuple[Any, list[str], list[str]]] = []
+
+    def open_one(width: int = 1280, height: int = 720, **options: Any) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        errors: list[str] = []
+        foreign: list[str] = []
+        opened.append((context, errors, foreign))
+        return _watched_page(context, errors, foreign)
+
+    yield open_one
+    for context, errors, foreign in opened:
+        context.close()
+        assert not foreign, f"requests left localhost: {foreign}"
+        assert not errors, f"console errors: {errors}"

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,38 +41,6 @@ def plain(text: str) -> str:
 
 
 # -- fixtures and helpers ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def open_page(browser: Any) -> Iterator[OpenPage]:
-    """More pages, each in its own context (its own storage), checked like ``page``: no console
-    error (except those a test expects, e.g. while the server is down) and no request leaving
-    127.0.0.1."""
-    opened: list[tuple[Any, list[str], list[str]]] = []
-
-    def open_one(width: int = 1280, height: int = 720, **options: Any) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height}, **options)
-        new = context.new_page()
-        errors: list[str] = []
-        foreign: list[str] = []
-        new.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        new.on("pageerror", lambda e: errors.append(str(e)))
-
-        def check_request(request: Any) -> None:
-            url: str = request.url
-            if not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
-                foreign.append(url)
-
-        new.on("request", check_request)
-        new.console_errors = errors
-        opened.append((context, errors, foreign))
-        return new
-
-    yield open_one
-    for context, errors, foreign in opened:
-        context.close()
-        assert not foreign, f"requests left localhost: {foreign}"
-        assert not errors, f"console errors: {errors}"
 
 
 def wait_for_image(page: Any, selector: str, timeout_s: float = 5.0) -> None:
