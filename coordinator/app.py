@@ -200,12 +200,19 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             status_code=HTTP_STATUS_OF_ERROR.get(code, 400),
         )
 
-    async def post_status(request: Request) -> Response:
+    def command_sender(request: Request) -> auth.TokenRecord | Response:
+        """The token of an HTTP command, or the error to answer: no token, or over its rate."""
         record = bearer(request)
         if record is None:
             return error_response("unauthorized", "send Authorization: Bearer TOKEN")
         if not hub.token_allows(record):
             return error_response("rate_limited", "too many commands; slow down")
+        return record
+
+    async def post_status(request: Request) -> Response:
+        record = command_sender(request)
+        if isinstance(record, Response):
+            return record
         body = await request.body()
         try:
             raw = protocol.decode_json(body)
@@ -356,11 +363,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     async def post_cue(request: Request) -> Response:
         """GO from a button box, a Stream Deck or a script: the cue command over HTTP."""
         city_id, action = request.path_params["city"], request.path_params["action"]
-        record = bearer(request)
-        if record is None:
-            return error_response("unauthorized", "send Authorization: Bearer TOKEN")
-        if not hub.token_allows(record):
-            return error_response("rate_limited", "too many commands; slow down")
+        record = command_sender(request)
+        if isinstance(record, Response):
+            return record
         body = await request.body()
         try:
             raw = protocol.decode_json(body) if body.strip() else {}

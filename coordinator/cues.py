@@ -71,7 +71,7 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -238,25 +238,7 @@ def parse_upload(kind: str, files: Mapping[str, str], name: str = "upload") -> S
         if kind == "yaml":
             return parse_yaml(text, source)
         return parse_delimited(text, source, "," if kind == "csv" else "\t")
-    problems: list[str] = []
-    parsed: dict[str, tuple[str, list[SubtitleCue]]] = {}
-    for language, text in files.items():
-        source = f"{name}.{language}.{kind}"
-        if not LANGUAGE_RE.fullmatch(language):
-            problems.append(f"{source}: {language!r} is not a language code such as en or fr")
-            continue
-        try:
-            track = parse_srt(text, source) if kind == "srt" else parse_vtt(text, source)
-        except ScriptError as exc:
-            problems.extend(exc.problems)
-            continue
-        if not track:
-            problems.append(f"{source}: no cues")
-            continue
-        parsed[language] = (source, track)
-    if problems:
-        raise ScriptError(problems)
-    return align(parsed)
+    return _align_texts((lang, f"{name}.{lang}.{kind}", kind, text) for lang, text in files.items())
 
 
 def _unknown_format(suffix: str) -> str:
@@ -265,28 +247,45 @@ def _unknown_format(suffix: str) -> str:
 
 
 def _load_tracks(tracks: Mapping[str, Path]) -> Script:
-    problems: list[str] = []
-    parsed: dict[str, tuple[str, list[SubtitleCue]]] = {}
     if not tracks:
         raise ScriptError(["no script files given"])
-    for language, path in tracks.items():
+    problems: list[str] = []
+
+    def texts() -> Iterator[tuple[str, str, str, str]]:
+        # Read lazily, so problems keep the order of the files.
+        for language, path in tracks.items():
+            kind = SUBTITLE_FORMATS.get(path.suffix.lower())
+            if kind is None:
+                problems.append(f"{path}: one file per language must be .srt or .vtt")
+                continue
+            try:
+                yield language, str(path), kind, read_text(path)
+            except ScriptError as exc:
+                problems.extend(exc.problems)
+
+    return _align_texts(texts(), problems)
+
+
+def _align_texts(
+    texts: Iterable[tuple[str, str, str, str]], problems: list[str] | None = None
+) -> Script:
+    """One script from SRT/VTT texts ``(language, source, kind, text)``, every problem
+    reported together (appended to ``problems``, which the caller may fill meanwhile)."""
+    problems = problems if problems is not None else []
+    parsed: dict[str, tuple[str, list[SubtitleCue]]] = {}
+    for language, source, kind, text in texts:
         if not LANGUAGE_RE.fullmatch(language):
-            problems.append(f"{path}: {language!r} is not a language code such as en or fr")
-            continue
-        kind = SUBTITLE_FORMATS.get(path.suffix.lower())
-        if kind is None:
-            problems.append(f"{path}: one file per language must be .srt or .vtt")
+            problems.append(f"{source}: {language!r} is not a language code such as en or fr")
             continue
         try:
-            text = read_text(path)
-            cues = parse_srt(text, str(path)) if kind == "srt" else parse_vtt(text, str(path))
+            cues = parse_srt(text, source) if kind == "srt" else parse_vtt(text, source)
         except ScriptError as exc:
             problems.extend(exc.problems)
             continue
         if not cues:
-            problems.append(f"{path}: no cues")
+            problems.append(f"{source}: no cues")
             continue
-        parsed[language] = (str(path), cues)
+        parsed[language] = (source, cues)
     if problems:
         raise ScriptError(problems)
     return align(parsed)

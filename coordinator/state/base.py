@@ -52,16 +52,18 @@ class StoredEvent:
     # False: only the city's staff receive it (moves of a frozen channel).
     audience: bool = True
 
-    def message(self) -> dict[str, Any]:
-        """The event as the audience receives it."""
+    def _header(self) -> dict[str, Any]:
         return {
             "type": "event",
             "seq": self.seq,
             "kind": self.kind,
             "city": self.city,
             "at": iso_utc(self.at),
-            **self.data,
         }
+
+    def message(self) -> dict[str, Any]:
+        """The event as the audience receives it."""
+        return {**self._header(), **self.data}
 
     def staff_message(self) -> dict[str, Any]:
         """The event as the city's staff receive it."""
@@ -71,15 +73,7 @@ class StoredEvent:
         """What a client following every channel gets of an event it may not see (a frozen
         channel's move): its number only, so its seq stays contiguous and a real gap is
         still a gap."""
-        return {
-            "type": "event",
-            "seq": self.seq,
-            "kind": self.kind,
-            "city": self.city,
-            "at": iso_utc(self.at),
-            "channel": self.data.get("channel", "live"),
-            "hidden": True,
-        }
+        return {**self._header(), "channel": self.data.get("channel", "live"), "hidden": True}
 
     @property
     def channel(self) -> str:
