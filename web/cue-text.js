@@ -91,3 +91,14 @@ export function cityFromPath(prefix) {
   const rest = location.pathname.slice(prefix.length).replace(/\/+$/, "");
   return decodeURIComponent(rest);
 }
+
+/** Keep the screen awake while the page is shown (a projector laptop, a phone held to follow
+ * the reading). Best effort: browsers refuse it without a gesture or on battery saver. */
+export async function keepAwake() {
+  if (document.visibilityState !== "visible" || !navigator.wakeLock) return;
+  try {
+    await navigator.wakeLock.request("screen");
+  } catch {
+    // not allowed here: nothing to do
+  }
+}

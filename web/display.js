@@ -14,7 +14,7 @@
 // Once back, it shows the cue that is current then. Changes are drawn on the next frame, so the
 // events of a catch-up after a reconnect are drawn once, as their final state.
 import { LiveClient } from "/static/client.js";
-import { cityFromPath, cueBlocks, hasText } from "/static/cue-text.js";
+import { cityFromPath, cueBlocks, hasText, keepAwake } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/display/");
@@ -128,16 +128,6 @@ let resizeTimer = 0;
 function onResize() {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(fit, 50);
-}
-
-async function keepAwake() {
-  // A projector laptop must not dim or sleep during the reading. Best effort.
-  if (document.visibilityState !== "visible" || !navigator.wakeLock) return;
-  try {
-    await navigator.wakeLock.request("screen");
-  } catch {
-    // not allowed here (no user gesture, power saving): nothing to do
-  }
 }
 
 const client = new LiveClient({

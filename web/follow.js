@@ -7,7 +7,7 @@
 // never mistaken for the current one; once back, the page shows the cue that is current then.
 // ?channel=rehearsal follows the city's rehearsal channel, under a RÉPÉTITION · REHEARSAL band.
 import { LiveClient, el } from "/static/client.js";
-import { cityFromPath, cueBlocks, hasText, languageName } from "/static/cue-text.js";
+import { cityFromPath, cueBlocks, hasText, keepAwake, languageName } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/follow/");
@@ -191,16 +191,6 @@ function render() {
   } else {
     cue.replaceChildren();
     delete cue.dataset.index;
-  }
-}
-
-async function keepAwake() {
-  // A phone held to follow the reading should not lock mid-sentence. Best effort.
-  if (document.visibilityState !== "visible" || !navigator.wakeLock) return;
-  try {
-    await navigator.wakeLock.request("screen");
-  } catch {
-    // not allowed (battery saver, no gesture yet): nothing to do
   }
 }
 
