@@ -35,7 +35,7 @@ from coordinator.security import SecurityHeaders
 from coordinator.state.base import ScriptUpload, Store, StoredEvent
 from coordinator.state.sqlite import SqliteStore
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parent / "web"
 log = logging.getLogger("coordinator")
 
 

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.browser
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "projector": {"width": 1920, "height": 1080}}
 CITY_IDS = ["paris", "berlin", "winnipeg", "toronto", "new-york", "chennai", "helsinki"]
 CITY_NAMES = ["Paris", "Berlin", "Winnipeg", "Toronto", "New York", "Chennai", "Helsinki"]
-WEB = Path(__file__).resolve().parent.parent / "web"
+WEB = Path(__file__).resolve().parent.parent / "coordinator" / "web"
 
 # Chromium's own log line when a websocket cannot connect (the server is down on purpose).
 WS_REFUSED = re.compile(r"^WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws' failed")
