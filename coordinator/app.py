@@ -10,8 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,36 +24,18 @@ from starlette.staticfiles import StaticFiles
 from coordinator import auth, cues, drift, ical_feed, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
 from coordinator.caching import CachedBody, VersionedCache, strong_etag
-from coordinator.limits import Limits
 from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import ProtocolError, StatusCommand
 from coordinator.realtime import PUBLIC, Hub
 from coordinator.rules import Role
 from coordinator.security import SecurityHeaders
+from coordinator.settings import Settings
 from coordinator.state.base import ScriptUpload, Store, StoredEvent
 from coordinator.state.sqlite import SqliteStore
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 log = logging.getLogger("coordinator")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the app needs to start; built by the CLI or by tests."""
-
-    config_path: Path = Path("config/cities.yaml")
-    data_dir: Path = Path("data")
-    secrets_path: Path | None = None
-    redis_url: str | None = None
-    redis_prefix: str | None = None
-    demo: bool = False
-    demo_lead: timedelta = timedelta(minutes=10)
-    limits: Limits = field(default_factory=Limits)
-    allowed_origins: tuple[str, ...] = ()
-    osc_port: int | None = None  # UDP; off unless set
-    osc_host: str = "127.0.0.1"
-    web_dir: Path = WEB_DIR
 
 
 def load_config(settings: Settings) -> config_mod.Config:
@@ -94,34 +75,13 @@ def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
     return SqliteStore(cfg, settings.data_dir)
 
 
-def settings_from_env() -> Settings:
-    """Settings from ``COORDINATOR_*`` variables: how each ``--workers`` process gets them."""
-    env = os.environ
-    secrets = env.get("COORDINATOR_SECRETS")
-    return Settings(
-        config_path=Path(env.get("COORDINATOR_CONFIG", "config/cities.yaml")),
-        data_dir=Path(env.get("COORDINATOR_DATA_DIR", "data")),
-        secrets_path=Path(secrets) if secrets else None,
-        redis_url=env.get("REDIS_URL") or None,
-        redis_prefix=env.get("COORDINATOR_REDIS_PREFIX") or None,
-        osc_port=int(env["COORDINATOR_OSC_PORT"]) if env.get("COORDINATOR_OSC_PORT") else None,
-        osc_host=env.get("COORDINATOR_OSC_HOST", "127.0.0.1"),
-        demo=env.get("COORDINATOR_DEMO") == "1",
-        limits=Limits().with_overrides(
-            [p for p in env.get("COORDINATOR_LIMITS", "").split(",") if p]
-        ),
-        allowed_origins=tuple(
-            o for o in env.get("COORDINATOR_ALLOWED_ORIGINS", "").split(",") if o
-        ),
-    )
-
-
 def app_from_env() -> Starlette:
     """The ASGI app factory for ``uvicorn --factory`` and for ``coordinator serve --workers``."""
     from coordinator import logs
 
-    logs.configure(os.environ.get("COORDINATOR_LOG_LEVEL", "INFO").upper())
-    return create_app(settings_from_env())
+    settings = Settings.from_env(os.environ)
+    logs.configure(settings.log_level.upper())
+    return create_app(settings)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
@@ -131,7 +91,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """
     cfg = load_config(settings)
     scripts = load_scripts(cfg)
-    index_template = (settings.web_dir / "index.html").read_text(encoding="utf-8")
+    index_template = (WEB_DIR / "index.html").read_text(encoding="utf-8")
     store = store or make_store(cfg, settings)
     for city_id, script in scripts.items():
         store.set_script(city_id, script)
@@ -404,7 +364,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         city_id = request.path_params.get("city")
         if city_id is not None and cfg.city(city_id) is None:
             return PlainTextResponse(f"no city {city_id!r} in this event", status_code=404)
-        return HTMLResponse((settings.web_dir / f"{name}.html").read_text(encoding="utf-8"))
+        return HTMLResponse((WEB_DIR / f"{name}.html").read_text(encoding="utf-8"))
 
     async def follow_qr(request: Request) -> Response:
         """A QR code (SVG) of the city's /follow page, for the projector before the reading."""
@@ -456,7 +416,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/api/cues/{city}/{action}", post_cue, methods=["POST"]),
         Route("/api/drift", api_drift),
         WebSocketRoute("/ws", hub.endpoint),
-        Mount("/static", StaticFiles(directory=settings.web_dir), name="static"),
+        Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
     ]
     app = Starlette(
         routes=routes,

@@ -5,17 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from coordinator import auth, views
 from coordinator import config as config_mod
-from coordinator.limits import DESCRIPTIONS, Limits
+from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
-
-DEFAULT_CONFIG = Path("config/cities.yaml")
-DEFAULT_PORT = 8000
+from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_LEVELS, Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,80 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the web and websocket server")
-    serve.add_argument(
-        "--config", type=Path, default=_env_path("COORDINATOR_CONFIG", DEFAULT_CONFIG)
+    serve = sub.add_parser(
+        "serve",
+        help="run the web and websocket server",
+        description="Run the web and websocket server. Every option also has an environment "
+        "variable (docs/deploy.md); an option given here wins over its variable.",
     )
-    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("PORT", DEFAULT_PORT)),
-        help="port to listen on (default: $PORT, else 8000)",
-    )
-    serve.add_argument(
-        "--data-dir",
-        type=Path,
-        default=_env_path("COORDINATOR_DATA_DIR", Path("data")),
-        help="where the embedded store keeps its database (default: ./data)",
-    )
-    serve.add_argument(
-        "--demo",
-        action="store_true",
-        help="move the whole event to start a few minutes from now (times keep their gaps)",
-    )
-    serve.add_argument(
-        "--secrets",
-        type=Path,
-        default=None,
-        help="token hashes file (default: $COORDINATOR_SECRETS, else config/secrets.yaml)",
-    )
-    serve.add_argument(
-        "--redis-url",
-        default=os.environ.get("REDIS_URL"),
-        help="share state over Redis, e.g. redis://127.0.0.1:6379/0 (default: $REDIS_URL)",
-    )
-    serve.add_argument(
-        "--redis-prefix",
-        default=os.environ.get("COORDINATOR_REDIS_PREFIX"),
-        help="prefix of every Redis key (default: coordinator:EVENT_ID:)",
-    )
-    serve.add_argument(
-        "--workers",
-        type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="server processes on this host (needs --redis-url when more than 1)",
-    )
-    serve.add_argument(
-        "--allowed-origin",
-        action="append",
-        default=[o for o in os.environ.get("COORDINATOR_ALLOWED_ORIGINS", "").split(",") if o],
-        metavar="ORIGIN",
-        help="another origin whose pages may open the websocket, e.g. https://example.org "
-        "(repeatable; the server's own origin and event.public_url are always allowed)",
-    )
-    serve.add_argument(
-        "--limit",
-        action="append",
-        default=[p for p in os.environ.get("COORDINATOR_LIMITS", "").split(",") if p],
-        metavar="NAME=VALUE",
-        help="change a limit (repeatable; docs/security.md): "
-        + ", ".join(f"{name} ({text})" for name, text in DESCRIPTIONS.items()),
-    )
-    serve.add_argument(
-        "--osc-port",
-        type=int,
-        default=int(os.environ["COORDINATOR_OSC_PORT"])
-        if os.environ.get("COORDINATOR_OSC_PORT")
-        else None,
-        help="listen for OSC cue commands on this UDP port (off by default; docs/integrations.md)",
-    )
-    serve.add_argument(
-        "--osc-host",
-        default=os.environ.get("COORDINATOR_OSC_HOST", "127.0.0.1"),
-        help="address of the OSC listener (default 127.0.0.1: this machine only)",
-    )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    _add_serve_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
     token = sub.add_parser("token", help="create, list and revoke access tokens")
@@ -130,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--secrets", type=Path, default=None, help="token hashes file")
 
     cal = sub.add_parser("calendar", help="write the ICS feed to stdout, for static hosting")
-    cal.add_argument("--config", type=Path, default=_env_path("COORDINATOR_CONFIG", DEFAULT_CONFIG))
+    cal.add_argument("--config", type=Path, default=None, help="[$COORDINATOR_CONFIG]")
     cal.add_argument("--city", action="append", help="only this city (repeat for several)")
     cal.add_argument(
         "--base-url",
@@ -153,32 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_env(settings: Any, log_level: str) -> dict[str, str]:
-    env = {
-        "COORDINATOR_LIMITS": settings.limits.as_env(),
-        "COORDINATOR_ALLOWED_ORIGINS": ",".join(settings.allowed_origins),
-        "COORDINATOR_CONFIG": str(settings.config_path),
-        "COORDINATOR_DATA_DIR": str(settings.data_dir),
-        "COORDINATOR_LOG_LEVEL": log_level,
-        "COORDINATOR_DEMO": "1" if settings.demo else "0",
-    }
-    if settings.secrets_path is not None:
-        env["COORDINATOR_SECRETS"] = str(settings.secrets_path)
-    if settings.redis_url:
-        env["REDIS_URL"] = settings.redis_url
-    if settings.redis_prefix:
-        env["COORDINATOR_REDIS_PREFIX"] = settings.redis_prefix
-    if settings.osc_port is not None:
-        env["COORDINATOR_OSC_PORT"] = str(settings.osc_port)
-        env["COORDINATOR_OSC_HOST"] = settings.osc_host
-    return env
-
-
-def _env_path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value) if value else default
-
-
 def cmd_check_config(args: argparse.Namespace) -> int:
     try:
         cfg = config_mod.load(args.path)
@@ -198,49 +103,112 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+# --option -> the Settings field it sets; every one defaults to its environment variable.
+_SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--config": ("config_path", {"type": Path, "help": "the event's config file"}),
+    "--host": ("host", {"help": "address to listen on (default 127.0.0.1)"}),
+    "--port": ("port", {"type": int, "help": "port to listen on (default 8000)"}),
+    "--data-dir": (
+        "data_dir",
+        {"type": Path, "help": "where the embedded store keeps its database (default ./data)"},
+    ),
+    "--demo": (
+        "demo",
+        {
+            "action": "store_true",
+            "help": "move the whole event to start a few minutes from now (times keep their gaps)",
+        },
+    ),
+    "--secrets": (
+        "secrets_path",
+        {"type": Path, "help": "token hashes file (default config/secrets.yaml)"},
+    ),
+    "--redis-url": (
+        "redis_url",
+        {"help": "share state over Redis, e.g. redis://127.0.0.1:6379/0"},
+    ),
+    "--redis-prefix": (
+        "redis_prefix",
+        {"help": "prefix of every Redis key (default: coordinator:EVENT_ID:)"},
+    ),
+    "--workers": (
+        "workers",
+        {"type": int, "help": "server processes on this host (more than 1 needs --redis-url)"},
+    ),
+    "--allowed-origin": (
+        "allowed_origins",
+        {
+            "action": "append",
+            "metavar": "ORIGIN",
+            "help": "another origin whose pages may open the websocket, e.g. https://example.org "
+            "(repeatable; the server's own origin and event.public_url are always allowed)",
+        },
+    ),
+    "--limit": (
+        "limits",
+        {
+            "action": "append",
+            "metavar": "NAME=VALUE",
+            "help": "change a limit (repeatable; docs/security.md): "
+            + ", ".join(f"{name} ({text})" for name, text in DESCRIPTIONS.items()),
+        },
+    ),
+    "--osc-port": (
+        "osc_port",
+        {"type": int, "help": "listen for OSC cue commands on this UDP port (off by default)"},
+    ),
+    "--osc-host": (
+        "osc_host",
+        {"help": "address of the OSC listener (default 127.0.0.1: this machine only)"},
+    ),
+    "--log-level": ("log_level", {"choices": list(LOG_LEVELS)}),
+}
 
+
+def _add_serve_options(parser: argparse.ArgumentParser) -> None:
+    """Each option defaults to nothing, so that only what was typed overrides the environment."""
+    for option, (name, kwargs) in _SERVE_OPTIONS.items():
+        help_text = f"{kwargs.get('help', '')} [${ENVIRONMENT[name].name}]".strip()
+        parser.add_argument(option, **{**kwargs, "help": help_text, "default": argparse.SUPPRESS})
+
+
+def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
+    """The environment's settings with the given options over them. ``--limit`` and
+    ``--allowed-origin`` add to their variables' values. Raises SettingsError or ValueError."""
+    settings = Settings.from_env(env)
+    given = vars(args)
+    changes: dict[str, Any] = {}
+    for option, (name, _) in _SERVE_OPTIONS.items():
+        dest = option.lstrip("-").replace("-", "_")
+        if dest in given:
+            changes[name] = given[dest]
+    if "limits" in changes:
+        changes["limits"] = settings.limits.with_overrides(changes["limits"])
+    if "allowed_origins" in changes:
+        changes["allowed_origins"] = (*settings.allowed_origins, *changes["allowed_origins"])
+    return settings.with_changes(**changes)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
     from coordinator import cues, logs
-    from coordinator.app import Settings, create_app
+    from coordinator.app import create_app
     from coordinator.state import sqlite
     from coordinator.state.base import StoreError
 
-    logs.configure(args.log_level.upper())
     try:
-        limits = Limits().with_overrides(args.limit)
+        settings = serve_settings(args, os.environ)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    settings = Settings(
-        config_path=args.config,
-        data_dir=args.data_dir,
-        demo=args.demo,
-        secrets_path=args.secrets,
-        redis_url=args.redis_url or None,
-        redis_prefix=args.redis_prefix,
-        limits=limits,
-        allowed_origins=tuple(args.allowed_origin),
-        osc_port=args.osc_port,
-        osc_host=args.osc_host,
-    )
-    if args.workers > 1 and args.osc_port is not None:
-        print(
-            "error: --osc-port works with one process (each would bind the port)", file=sys.stderr
-        )
+    problems = settings.problems()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
         return 1
-    if args.workers < 1:
-        print("error: --workers must be at least 1", file=sys.stderr)
-        return 1
-    if args.workers > 1 and not settings.redis_url:
-        print(
-            "error: --workers above 1 needs --redis-url: processes share their state in Redis",
-            file=sys.stderr,
-        )
-        return 1
+    logs.configure(settings.log_level.upper())
     try:
         if not settings.redis_url:
-            sqlite.verify(args.data_dir)
+            sqlite.verify(settings.data_dir)
         app = create_app(settings)
     except (config_mod.ConfigError, cues.ScriptError) as exc:
         for problem in exc.problems:
@@ -249,18 +217,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (StoreError, auth.SecretsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    run_server(app, settings)
+    return 0
+
+
+def run_server(app: Any, settings: Settings) -> None:
+    """Serve ``app`` with uvicorn; with several workers each process builds its own app from
+    the same settings, handed over through the environment (``Settings.to_env``)."""
+    import uvicorn
+
     target: Any = app
-    if args.workers > 1:
-        # Each worker process builds its own app from the same settings, passed by environment.
-        os.environ.update(settings_env(settings, args.log_level))
+    if settings.workers > 1:
+        os.environ.update(settings.to_env())
         target = "coordinator.app:app_from_env"
+    limits = settings.limits
     uvicorn.run(
         target,
-        factory=args.workers > 1,
-        workers=args.workers,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
+        factory=settings.workers > 1,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
         access_log=False,  # our own access log drops query strings
         log_config=None,  # logs.configure() set up uvicorn's loggers, with redaction
         server_header=False,
@@ -271,7 +248,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=limits.ping_timeout_s,
         timeout_graceful_shutdown=10,
     )
-    return 0
 
 
 def cmd_token_add(args: argparse.Namespace) -> int:
@@ -337,6 +313,8 @@ def cmd_cues_check(args: argparse.Namespace) -> int:
 def cmd_calendar(args: argparse.Namespace) -> int:
     from coordinator import ical_feed
 
+    if args.config is None:
+        args.config = Settings.from_env(os.environ).config_path
     try:
         cfg = config_mod.load(args.config)
     except config_mod.ConfigError as exc:

@@ -1,0 +1,73 @@
+"""The one environment contract: variables in, the same settings out, and each documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from coordinator.cli import build_parser, serve_settings
+from coordinator.limits import Limits
+from coordinator.settings import ENVIRONMENT, Settings, SettingsError
+
+DEPLOY_DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy.md"
+
+
+def test_every_variable_round_trips_through_to_env() -> None:
+    settings = Settings(
+        config_path=Path("event/cities.yaml"),
+        data_dir=Path("state"),
+        secrets_path=Path("keys.yaml"),
+        redis_url="redis://127.0.0.1:6379/3",
+        redis_prefix="t:",
+        demo=True,
+        limits=Limits().with_overrides(["max_connections=7"]),
+        allowed_origins=("https://a.example", "https://b.example"),
+        osc_port=9000,
+        osc_host="127.0.0.2",
+        host="::1",
+        port=8123,
+        workers=2,
+        log_level="debug",
+    )
+    env = settings.to_env()
+    assert set(env) == {var.name for var in ENVIRONMENT.values()}
+    assert Settings.from_env(env) == settings
+
+
+def test_defaults_need_no_variable() -> None:
+    assert Settings().to_env() == {}
+    assert Settings.from_env({}) == Settings()
+
+
+def test_a_bad_value_names_its_variable() -> None:
+    with pytest.raises(SettingsError, match=r"\$PORT: 'eighty' is not a whole number"):
+        Settings.from_env({"PORT": "eighty"})
+    with pytest.raises(SettingsError, match=r"\$COORDINATOR_LIMITS: --limit 'nope=1'"):
+        Settings.from_env({"COORDINATOR_LIMITS": "nope=1"})
+
+
+def test_options_win_over_variables_and_lists_add_up() -> None:
+    env = {"PORT": "9001", "COORDINATOR_ALLOWED_ORIGINS": "https://a.example", "HOST": "::"}
+    args = build_parser().parse_args(
+        ["serve", "--port", "9002", "--allowed-origin", "https://b.example"]
+    )
+    settings = serve_settings(args, env)
+    assert settings.port == 9002
+    assert settings.host == "::"
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+
+
+def test_problems_name_the_option() -> None:
+    assert Settings().problems() == []
+    assert Settings(workers=2).problems() == [
+        "--workers above 1 needs --redis-url: processes share their state in Redis"
+    ]
+    assert "--port 70000: use 0-65535 (0: any free port)" in Settings(port=70000).problems()
+
+
+def test_deploy_doc_names_every_variable() -> None:
+    documented = set(re.findall(r"`([A-Z][A-Z_]+)`", DEPLOY_DOC.read_text(encoding="utf-8")))
+    missing = {var.name for var in ENVIRONMENT.values()} - documented
+    assert not missing, f"docs/deploy.md does not name {sorted(missing)}"
