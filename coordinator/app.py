@@ -11,7 +11,6 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,13 +27,14 @@ from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import ProtocolError, StatusCommand
 from coordinator.realtime import PUBLIC, Hub
+from coordinator.resources import web_dir
 from coordinator.rules import Role
 from coordinator.security import SecurityHeaders
 from coordinator.settings import Settings
 from coordinator.state.base import ScriptUpload, Store, StoredEvent
 from coordinator.state.sqlite import SqliteStore
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
+WEB_DIR = web_dir()
 log = logging.getLogger("coordinator")
 
 
@@ -360,7 +360,9 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         return JSONResponse({"reference": reference, "cities": result})
 
     async def page(request: Request) -> Response:
-        name = request.scope["route"].name
+        # The page is the path's first segment (its route's name): starlette before 1.7 puts
+        # no "route" in the scope.
+        name = request.url.path.split("/")[1]
         city_id = request.path_params.get("city")
         if city_id is not None and cfg.city(city_id) is None:
             return PlainTextResponse(f"no city {city_id!r} in this event", status_code=404)

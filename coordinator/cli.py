@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from coordinator import auth, views
+import coordinator
+from coordinator import auth, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
 from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_LEVELS, Settings
+
+CONFIG_VARIABLE = ENVIRONMENT["config_path"].name
+log = logging.getLogger("coordinator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coordinator",
         description="Keeps the cities of a simultaneous public reading in step.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"coordinator {coordinator.__version__}"
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -78,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     check_cues.add_argument("files", nargs="+", type=Path)
     check_cues.set_defaults(handler=cmd_cues_check)
 
+    init = sub.add_parser(
+        "init",
+        help="write a starter config (the example event and its demo script) to edit",
+        description="Write DIR/config/cities.yaml and DIR/config/scripts/demo.csv, the example "
+        "event, for `coordinator serve` run in DIR. Refuses to overwrite anything.",
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    init.set_defaults(handler=cmd_init)
+
     check = sub.add_parser("check-config", help="validate a config file and print the schedule")
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
     check.set_defaults(handler=cmd_check_config)
@@ -100,6 +117,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     print(f"{args.path}: {len(cfg.cities)} cities, ok")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = args.dir / DEFAULT_CONFIG.parent
+    paths = {name: target / name for name in resources.EXAMPLE_FILES}
+    present = [str(path) for path in paths.values() if path.exists()]
+    for path in present:
+        print(f"error: {path} already exists; nothing written", file=sys.stderr)
+    if present:
+        return 1
+    for name, path in paths.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(resources.example_file(name))
+        print(f"wrote {path}")
+    print(
+        f"Edit {paths['cities.yaml']} (docs/config.md), check it with `coordinator check-config`,"
+        " then run `coordinator serve` in that folder."
+    )
     return 0
 
 
@@ -189,6 +225,25 @@ def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
     return settings.with_changes(**changes)
 
 
+def config_to_serve(settings: Settings, given: bool) -> tuple[Settings, list[str]]:
+    """The config to serve: the one given; else ``config/cities.yaml`` in this folder; else,
+    with ``--demo``, the packaged example event, with a note saying so. Raises ValueError
+    saying what to do when there is none."""
+    if given or settings.config_path.exists():
+        return settings, []
+    if settings.demo:
+        example = resources.example_config()
+        note = (
+            f"no {settings.config_path} in this folder: serving the packaged example event "
+            f"({example}); `coordinator init` writes a copy to edit"
+        )
+        return settings.with_changes(config_path=example), [note]
+    raise ValueError(
+        f"no {settings.config_path} in this folder: run `coordinator init` to write a starter "
+        "one, pass --config PATH, or try the example event with `coordinator serve --demo`"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from coordinator import cues, logs
     from coordinator.app import create_app
@@ -197,6 +252,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         settings = serve_settings(args, os.environ)
+        config_given = "config" in vars(args) or bool(os.environ.get(CONFIG_VARIABLE))
+        settings, notes = config_to_serve(settings, config_given)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -206,6 +263,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if problems:
         return 1
     logs.configure(settings.log_level.upper())
+    for note in notes:
+        log.warning(note)
     try:
         if not settings.redis_url:
             sqlite.verify(settings.data_dir)

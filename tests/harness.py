@@ -64,12 +64,16 @@ class ServerProcess:
         extra_args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         port: int | None = None,
+        argv: Sequence[str] | None = None,
+        cwd: Path = ROOT,
     ) -> None:
         self.config_path = config_path
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
+        self.argv = list(argv) if argv is not None else None  # instead of command()
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -100,8 +104,14 @@ class ServerProcess:
 
     def start(self, timeout_s: float = 15.0) -> ServerProcess:
         log = self.log_path.open("ab")
+        # A session of its own, so that kill() reaches every process it starts (--workers).
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
+            self.argv or self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -123,21 +133,28 @@ class ServerProcess:
             return ""
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
-        """SIGTERM and wait: uvicorn's graceful shutdown."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        """SIGTERM to the server and wait (uvicorn's graceful shutdown); then SIGKILL to
+        whatever of its process group is left."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.proc.wait(timeout_s)
+        self.kill()
+        return self.proc.returncode if code is None else code
 
     def kill(self) -> None:
-        """SIGKILL: a crash, with no chance to clean up."""
-        if self.proc is not None and self.proc.poll() is None:
+        """SIGKILL to the whole process group: a crash, with no chance to clean up, and no
+        worker left behind."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
 
     def restart(self) -> ServerProcess:
         self.stop()
