@@ -26,6 +26,7 @@ from coordinator.caching import CachedBody, VersionedCache, strong_etag
 from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import ProtocolError, StatusCommand
+from coordinator.proxy import ForwardedHeaders
 from coordinator.realtime import PUBLIC, Hub
 from coordinator.resources import web_dir
 from coordinator.rules import Role
@@ -423,7 +424,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips),
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders),
+        ],
     )
     app.state.config = cfg
     app.state.settings = settings

@@ -15,7 +15,7 @@ from coordinator import auth, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
-from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_LEVELS, Settings
+from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, Settings
 
 CONFIG_VARIABLE = ENVIRONMENT["config_path"].name
 log = logging.getLogger("coordinator")
@@ -139,6 +139,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
 # --option -> the Settings field it sets; every one defaults to its environment variable.
 _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "--config": ("config_path", {"type": Path, "help": "the event's config file"}),
@@ -198,6 +202,34 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"help": "address of the OSC listener (default 127.0.0.1: this machine only)"},
     ),
     "--log-level": ("log_level", {"choices": list(LOG_LEVELS)}),
+    "--log-format": (
+        "log_format",
+        {"choices": list(LOG_FORMATS), "help": "json: one JSON object per line, for collectors"},
+    ),
+    "--redis-tls-ca": (
+        "redis_tls_ca",
+        {
+            "type": Path,
+            "metavar": "FILE",
+            "help": "verify a rediss:// server against this CA file (a platform's own CA)",
+        },
+    ),
+    "--redis-tls-no-verify": (
+        "redis_tls_no_verify",
+        {
+            "action": "store_true",
+            "help": "rediss:// without checking the server's certificate (logs a warning)",
+        },
+    ),
+    "--forwarded-allow-ips": (
+        "forwarded_allow_ips",
+        {
+            "type": _comma_list,
+            "metavar": "IPS",
+            "help": "comma-separated addresses or networks of the reverse proxies whose "
+            "X-Forwarded-For/-Proto/-Host are believed, or * (default 127.0.0.1)",
+        },
+    ),
 }
 
 
@@ -254,6 +286,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = serve_settings(args, os.environ)
         config_given = "config" in vars(args) or bool(os.environ.get(CONFIG_VARIABLE))
         settings, notes = config_to_serve(settings, config_given)
+        settings, workers_note = settings.with_platform_workers("workers" in vars(args))
+        notes += [workers_note] if workers_note else []
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -300,6 +334,9 @@ def run_server(app: Any, settings: Settings) -> None:
         access_log=False,  # our own access log drops query strings
         log_config=None,  # logs.configure() set up uvicorn's loggers, with redaction
         server_header=False,
+        # ForwardedHeaders (coordinator/proxy.py) applies uvicorn's proxy middleware itself,
+        # after reading X-Forwarded-Host, for which it needs the peer uvicorn would replace.
+        proxy_headers=False,
         # Compression off: it doubles fan-out CPU and memory, and invites compression bombs.
         ws_per_message_deflate=False,
         ws_max_size=limits.max_frame_bytes,

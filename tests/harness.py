@@ -342,3 +342,21 @@ def run_async(coro: Coroutine[Any, Any, T], timeout_s: float = 300.0) -> T:
     keeps an event loop running in the main thread, where asyncio.run() would refuse."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout_s)
+
+
+def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` (and 127.0.0.1), signed by its own key, made with openssl:
+    (certificate, key). Clients trust it by taking the certificate as their CA file."""
+    if which("openssl") is None:
+        skip_or_fail("openssl is not installed")
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+            "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
