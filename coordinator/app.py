@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from coordinator import auth, cues, drift, ical_feed, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
 from coordinator.caching import CachedBody, VersionedCache, strong_etag
+from coordinator.health import readyz
 from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import ProtocolError, StatusCommand
@@ -71,8 +72,10 @@ def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
     """The Redis store when a Redis URL is set, else the embedded SQLite store."""
     if settings.redis_url:
         from coordinator.state.redis import RedisStore  # imported only when used
+        from coordinator.state.redis_connect import tls_options
 
-        return RedisStore(cfg, settings.redis_url, settings.redis_prefix)
+        tls = tls_options(settings.redis_url, settings.redis_tls_ca, settings.redis_tls_no_verify)
+        return RedisStore(cfg, settings.redis_url, settings.redis_prefix, tls)
     return SqliteStore(cfg, settings.data_dir)
 
 
@@ -81,7 +84,7 @@ def app_from_env() -> Starlette:
     from coordinator import logs
 
     settings = Settings.from_env(os.environ)
-    logs.configure(settings.log_level.upper())
+    logs.configure(settings.log_level.upper(), settings.log_format)
     return create_app(settings)
 
 
@@ -405,6 +408,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/follow/{city}", page, name="follow"),
         Route("/cities/{city}/follow-qr.svg", follow_qr),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
         Route("/api/cities", api_cities),
         Route("/api/state", api_state),
         Route("/calendar.ics", calendar_all),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import coordinator
-from coordinator import auth, resources, views
+from coordinator import auth, processes, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
@@ -296,21 +296,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 1
-    logs.configure(settings.log_level.upper())
+    logs.configure(settings.log_level.upper(), settings.log_format)
     for note in notes:
         log.warning(note)
     try:
-        if not settings.redis_url:
+        # The lock first: a second server must not even read a database another one writes.
+        lock = None if settings.redis_url else processes.hold_data_dir(settings.data_dir)
+        if settings.redis_url:
+            from coordinator.state import redis_connect as redis_store
+
+            tls = redis_store.tls_options(
+                settings.redis_url, settings.redis_tls_ca, settings.redis_tls_no_verify
+            )
+            redis_store.verify(settings.redis_url, tls)
+        else:
             sqlite.verify(settings.data_dir)
         app = create_app(settings)
     except (config_mod.ConfigError, cues.ScriptError) as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
-    except (StoreError, auth.SecretsError) as exc:
+    except (StoreError, auth.SecretsError, processes.DataDirBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if settings.redis_tls_no_verify:
+        log.warning(
+            "--redis-tls-no-verify: the Redis server's certificate is not checked; the "
+            "connection is encrypted but open to a man in the middle (docs/deploy.md)"
+        )
     run_server(app, settings)
+    if lock is not None:
+        lock.release()
     return 0
 
 
@@ -322,7 +338,10 @@ def run_server(app: Any, settings: Settings) -> None:
     target: Any = app
     if settings.workers > 1:
         os.environ.update(settings.to_env())
-        target = "coordinator.app:app_from_env"
+        processes.mark_supervisor()
+        target = "coordinator.processes:worker_app"
+    else:
+        processes.ignore_sighup()
     limits = settings.limits
     uvicorn.run(
         target,

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,7 @@ from coordinator.state.base import (
     status_from_record,
     status_to_record,
 )
+from coordinator.state.redis_connect import safe_url
 
 log = logging.getLogger("coordinator.redis")
 
@@ -68,9 +70,16 @@ def default_prefix(config: Config) -> str:
 class RedisStore(Store):
     """Shared state for several processes or hosts."""
 
-    def __init__(self, config: Config, url: str, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        url: str,
+        prefix: str | None = None,
+        tls: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(config)
         self.url = url
+        self.tls = dict(tls or {})  # redis-py's ssl_* options, for rediss:// (tls_options)
         self.prefix = prefix if prefix is not None else default_prefix(config)
         self.process_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.epoch = ""
@@ -101,9 +110,11 @@ class RedisStore(Store):
             socket_connect_timeout=2,
             health_check_interval=10,
             decode_responses=True,
+            **self.tls,
         )
         self._reader_redis = aioredis.Redis.from_url(
             self.url,
+            **self.tls,
             decode_responses=True,
             socket_timeout=(READ_BLOCK_MS / 1000) + 3,
             socket_connect_timeout=2,
@@ -114,7 +125,7 @@ class RedisStore(Store):
             await self._ensure_epoch()
             await self._load()
         except UNAVAILABLE as exc:
-            raise StoreError(f"cannot reach Redis at {_safe_url(self.url)}: {exc}") from None
+            raise StoreError(f"cannot reach Redis at {safe_url(self.url)}: {exc}") from None
         policy = await self._maxmemory_policy()
         if policy not in (None, "noeviction"):
             log.warning(
@@ -140,6 +151,13 @@ class RedisStore(Store):
             if client is not None:
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    async def ready(self) -> bool:
+        """Whether Redis answers a PING now (within a second)."""
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), 1.0))
+        except (*UNAVAILABLE, RedisError, TimeoutError):
+            return False
 
     async def _maxmemory_policy(self) -> str | None:
         try:
@@ -557,11 +575,3 @@ def _audit_from_json(data: dict[str, Any]) -> AuditEntry:
         note=data["note"],
         command_id=data["command_id"],
     )
-
-
-def _safe_url(url: str) -> str:
-    """The Redis URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"

@@ -45,3 +45,9 @@ def test_the_license_is_an_spdx_string_and_its_file_ships() -> None:
     assert PYPROJECT["project"]["license"] == "MIT"
     assert PYPROJECT["project"]["license-files"] == ["LICENSE"]
     assert "The reading coordinator contributors" in (ROOT / "LICENSE").read_text("utf-8")
+
+
+def test_the_buildpack_requirements_install_this_project() -> None:
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if line.strip() and not line.startswith("#")] == ["."]
+    assert "coordinator serve --host 0.0.0.0" in (ROOT / "Procfile").read_text("utf-8")
