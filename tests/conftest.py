@@ -14,7 +14,7 @@ import pytest
 
 from coordinator.auth import TokenRecord, add_token
 from coordinator.rules import Role
-from tests.harness import CHROMIUM, SHIPPED_CONFIG, ServerProcess, WsClient, skip_or_fail
+from tests.support.harness import CHROMIUM, SHIPPED_CONFIG, ServerProcess, WsClient, skip_or_fail
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from coordinator.cues import (
     parse_upload,
 )
 from coordinator.rules import RuleError
-from tests.harness import ROOT
+from tests.support.harness import ROOT
 
 DATA = ROOT / "tests" / "data" / "cues"
 BROKEN = DATA / "broken"

@@ -19,7 +19,7 @@ from coordinator.auth import add_token
 from coordinator.routes import route_table
 from coordinator.rules import Role
 from coordinator.settings import Settings
-from tests.harness import RedisServer
+from tests.support.harness import RedisServer
 
 REQUIRED = {"type", "id", "code", "message"}
 OPTIONAL = {"field", "problems"}

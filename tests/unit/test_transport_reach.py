@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket
 from coordinator.logs import AccessLog
 from coordinator.realtime.connection import abort_transport, transport_of
 from coordinator.security import SecurityHeaders
-from tests.harness import free_port, run_async
+from tests.support.harness import free_port, run_async
 
 
 async def endpoint(ws: WebSocket) -> None:
