@@ -29,7 +29,6 @@ STATUS_OF_CODE = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
-    "too_large": 413,
     "rate_limited": 429,
     "internal": 500,
     "unavailable": 503,
