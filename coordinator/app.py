@@ -22,8 +22,10 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from coordinator import auth, cues, drift, ical_feed, pages, protocol, qr, schedule, views
+from coordinator import auth, drift, ical_feed, pages, protocol, qr, schedule, views
 from coordinator import config as config_mod
+from coordinator import cue_log as cue_log_mod
+from coordinator import scripts as script_files
 from coordinator.caching import CachedBody, VersionedCache, strong_etag
 from coordinator.limits import Limits
 from coordinator.logs import AccessLog
@@ -76,12 +78,12 @@ HTTP_STATUS_OF_ERROR = {
 }
 
 
-def load_scripts(cfg: config_mod.Config) -> dict[str, cues.Script]:
-    """Every city's cue script named in the config. Raises ``cues.ScriptError``."""
+def load_scripts(cfg: config_mod.Config) -> dict[str, script_files.Script]:
+    """Every city's cue script named in the config. Raises ``scripts.ScriptError``."""
     scripts = {}
     for city in cfg.cities:
         if city.surtitles is not None and city.surtitles.script is not None:
-            scripts[city.id] = cues.load_script(city.surtitles.script)
+            scripts[city.id] = script_files.load_script(city.surtitles.script)
     return scripts
 
 
@@ -125,7 +127,7 @@ def app_from_env() -> Starlette:
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """Build the ASGI app. Raises ``config.ConfigError`` or ``cues.ScriptError`` on bad files.
+    """Build the ASGI app. Raises ``config.ConfigError`` or ``scripts.ScriptError`` on bad files.
 
     ``store`` defaults to the embedded SQLite store in ``settings.data_dir``.
     """
@@ -167,7 +169,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
                 continue
             try:
                 store.set_script(city_id, upload.parse(city_id))
-            except cues.ScriptError as exc:
+            except script_files.ScriptError as exc:
                 log.error("the uploaded script of %s no longer loads: %s", city_id, exc)
         transport = None
         if settings.osc_port is not None:
@@ -276,7 +278,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return download(audit_csv([e.as_dict() for e in entries]), "text/csv", "audit-log.csv")
         return JSONResponse({"entries": [e.as_dict() for e in entries]})
 
-    def cue_city(request: Request) -> tuple[str, cues.Script] | Response:
+    def cue_city(request: Request) -> tuple[str, script_files.Script] | Response:
         city_id = request.path_params["city"]
         if cfg.city(city_id) is None:
             return error_response("not_found", f"no city {city_id!r} in this event")
@@ -290,7 +292,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         if isinstance(found, Response):
             return found
         city_id, script = found
-        body = cues.cue_log_csv(await store.cue_log(city_id), script)
+        body = cue_log_mod.cue_log_csv(await store.cue_log(city_id), script)
         return download(body, "text/csv", f"{city_id}-cues.csv")
 
     async def cue_log_vtt(request: Request) -> Response:
@@ -301,7 +303,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         wanted = request.query_params.get("lang")
         languages = wanted.split(",") if wanted else list(script.languages)
         try:
-            body = cues.cue_log_vtt(await store.cue_log(city_id), script, languages)
+            body = cue_log_mod.cue_log_vtt(await store.cue_log(city_id), script, languages)
         except ValueError as exc:
             return error_response("invalid", f"lang: {exc}")
         return download(body, "text/vtt", f"{city_id}-cues.vtt")
@@ -335,7 +337,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             upload, script = script_upload(
                 city_id, request.headers.get("content-type", ""), request, body
             )
-        except cues.ScriptError as exc:
+        except script_files.ScriptError as exc:
             return JSONResponse(
                 {"type": "error", "id": None, "code": "invalid", "message": exc.problems[0],
                  "problems": exc.problems},
@@ -345,7 +347,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             return error_response(exc.code, exc.message)
         except ValueError as exc:
             return error_response("invalid", str(exc))
-        current = (await store.snapshot()).channels.state(city_id)
+        current = (await store.snapshot()).board.state(city_id)
         await store.save_script(city_id, upload)
         store.set_script(city_id, script)
         info = {"count": len(script.cues), "version": script.version,
@@ -387,7 +389,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         reference = request.query_params.get("reference", cfg.cities[0].id)
         if cfg.city(reference) is None:
             return error_response("invalid", f"reference: no city {reference!r}")
-        channels = (await store.snapshot()).channels
+        channels = (await store.snapshot()).board
         if reference not in channels.scripts:
             return error_response("invalid", f"reference: {reference} runs no surtitles")
         ref_log = await store.cue_log(reference)
@@ -507,10 +509,10 @@ SCRIPT_CONTENT_TYPES = {
 
 def script_upload(
     city_id: str, content_type: str, request: Request, body: bytes
-) -> tuple[ScriptUpload, cues.Script]:
+) -> tuple[ScriptUpload, script_files.Script]:
     """Read an upload: a CSV/TSV/YAML body (its type from Content-Type or ``?format=``), or
     JSON ``{"format": "srt"|"vtt", "files": {"en": "...", "fr": "..."}}``. Raises ValueError
-    or ``cues.ScriptError``."""
+    or ``scripts.ScriptError``."""
     media = content_type.split(";")[0].strip().lower()
     if media == "application/json":
         data = protocol.decode_json_document(body)
@@ -527,9 +529,9 @@ def script_upload(
         try:
             files = {"": body.decode("utf-8")}
         except UnicodeDecodeError as exc:
-            raise cues.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None
-    script = cues.parse_upload(kind, files, name=f"{city_id}-upload")
-    return ScriptUpload(kind=kind, files=files, version=script.version), script
+            raise script_files.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None
+    script = script_files.parse_upload(kind, files, name=f"{city_id}-upload")
+    return ScriptUpload(format=kind, files=files, version=script.version), script
 
 
 def audit_csv(rows: list[dict[str, Any]]) -> str:

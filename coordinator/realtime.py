@@ -22,7 +22,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from coordinator import protocol, views
 from coordinator.auth import TokenBook, TokenRecord
-from coordinator.channels import channel_key
+from coordinator.channels import cue_key
 from coordinator.limits import Limits, TokenBucket
 from coordinator.logs import kv
 from coordinator.outbox import Outbox
@@ -125,7 +125,7 @@ class Hub:
     # -- fan-out ----------------------------------------------------------------------------
 
     async def on_event(self, event: StoredEvent) -> None:
-        channel = event.channel
+        channel = event.topic
         text: str | None = None
         staff_text: str | None = None
         hidden_text: str | None = None
@@ -134,9 +134,9 @@ class Hub:
                 continue
             if conn.syncing:
                 conn.pending.append(event)
-            elif event.staff is not None and conn.is_staff_of(event.city):
+            elif event.operator_data is not None and conn.is_staff_of(event.city):
                 if staff_text is None:
-                    staff_text = protocol.encode(event.staff_message())
+                    staff_text = protocol.encode(event.operator_message())
                 conn.push(staff_text)
             elif event.audience:
                 if text is None:  # encoded once, for every viewer
@@ -154,15 +154,15 @@ class Hub:
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
 
     def snapshot_message(self, snap: Snapshot, actor: Actor) -> dict[str, Any]:
-        channels = snap.channels
+        channels = snap.board
         live: dict[str, Any] = {}
         rehearsal: dict[str, Any] = {}
         for city in channels.scripts:
             for name, views_by_city in (("live", live), ("rehearsal", rehearsal)):
-                key = channel_key(city, "rehearsal" if name == "rehearsal" else "live")
+                key = cue_key(city, "rehearsal" if name == "rehearsal" else "live")
                 staff = actor.may_cue(city)
                 views_by_city[city] = (
-                    channels.staff_view(key) if staff else channels.public_view(key)
+                    channels.operator_view(key) if staff else channels.public_view(key)
                 )
         message = views.snapshot_message(
             self.store.config,
@@ -331,7 +331,7 @@ class Hub:
 
     async def _start(self, conn: Connection, hello: Hello) -> None:
         """Authenticate, welcome, catch the client up, then switch it to live events."""
-        conn.channels = hello.channels
+        conn.channels = hello.topics
         if hello.token:
             record = self.authenticate(hello.token)
             if record is None:
@@ -380,10 +380,10 @@ class Hub:
                 await self.store.set_presence(city, True, datetime.now(UTC))
 
     def _send_event(self, conn: Connection, event: StoredEvent) -> None:
-        if not protocol.wants(conn.channels, event.channel):
+        if not protocol.wants(conn.channels, event.topic):
             return
-        if event.staff is not None and conn.is_staff_of(event.city):
-            conn.send(event.staff_message())
+        if event.operator_data is not None and conn.is_staff_of(event.city):
+            conn.send(event.operator_message())
         elif event.audience:
             conn.send(event.message())
         elif conn.channels is None:
