@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from coordinator import auth, cues
+from coordinator import auth, scripts
 from coordinator import config as config_mod
 from coordinator.context import AppContext
 from coordinator.logs import AccessLog
@@ -40,13 +40,13 @@ def load_config(settings: Settings) -> config_mod.Config:
     return cfg
 
 
-def load_scripts(cfg: config_mod.Config) -> dict[str, cues.Script]:
-    """Every city's cue script named in the config. Raises ``cues.ScriptError``."""
-    scripts = {}
+def load_scripts(cfg: config_mod.Config) -> dict[str, scripts.Script]:
+    """Every city's cue script named in the config. Raises ``scripts.ScriptError``."""
+    found = {}
     for city in cfg.cities:
         if city.surtitles is not None and city.surtitles.script is not None:
-            scripts[city.id] = cues.load_script(city.surtitles.script)
-    return scripts
+            found[city.id] = scripts.load_script(city.surtitles.script)
+    return found
 
 
 def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
@@ -68,7 +68,7 @@ def app_from_env() -> Starlette:
 
 
 def build_context(settings: Settings, store: Store | None = None) -> AppContext:
-    """Everything the endpoints share. Raises ``config.ConfigError`` or ``cues.ScriptError``
+    """Everything the endpoints share. Raises ``config.ConfigError`` or ``scripts.ScriptError``
     on bad files; ``store`` defaults to the one the settings name."""
     cfg = load_config(settings)
     store = store or make_store(cfg, settings)
@@ -97,7 +97,7 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
-    """Build the ASGI app. Raises ``config.ConfigError`` or ``cues.ScriptError`` on bad files."""
+    """Build the ASGI app. Raises ``config.ConfigError`` or ``scripts.ScriptError`` on bad files."""
     ctx = build_context(settings, store)
     app = Starlette(
         routes=route_table(),
@@ -135,7 +135,7 @@ async def restore_uploaded_scripts(ctx: AppContext) -> None:
             continue
         try:
             ctx.store.set_script(city_id, upload.parse(city_id))
-        except cues.ScriptError as exc:
+        except scripts.ScriptError as exc:
             log.error("the uploaded script of %s no longer loads: %s", city_id, exc)
 
 

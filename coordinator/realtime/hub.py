@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coordinator import protocol, views
-from coordinator.channels import channel_key
+from coordinator.channels import cue_key
 from coordinator.limits import Limits
 from coordinator.realtime.connection import CLOSE_SERVICE_RESTART, Connection
 from coordinator.rules import Actor, Role
@@ -33,9 +33,9 @@ class Variant(enum.Enum):
 
 def route(conn: Connection, event: StoredEvent) -> Variant | None:
     """The one rule of who gets what: None when the connection gets nothing of the event."""
-    if not protocol.wants(conn.topics, event.channel):
+    if not protocol.wants(conn.topics, event.topic):
         return None
-    if event.staff is not None and conn.actor.may_cue(event.city):
+    if event.operator_data is not None and conn.actor.may_cue(event.city):
         return Variant.OPERATOR
     if event.audience:
         return Variant.AUDIENCE
@@ -46,7 +46,7 @@ def route(conn: Connection, event: StoredEvent) -> Variant | None:
 
 def encode(event: StoredEvent, variant: Variant) -> str:
     if variant is Variant.OPERATOR:
-        return protocol.encode(event.staff_message())
+        return protocol.encode(event.operator_message())
     if variant is Variant.AUDIENCE:
         return protocol.encode(event.message())
     return protocol.encode(event.hidden_message())
@@ -93,13 +93,13 @@ class Hub:
 
     def snapshot_message(self, snap: Snapshot, actor: Actor) -> dict[str, Any]:
         """The ``snapshot`` message as ``actor`` may see it (operators get their views)."""
-        board = snap.channels
+        board = snap.board
         views_by_channel: dict[str, dict[str, Any]] = {"live": {}, "rehearsal": {}}
         for city in board.scripts:
             for name, by_city in views_by_channel.items():
-                key = channel_key(city, "rehearsal" if name == "rehearsal" else "live")
+                key = cue_key(city, "rehearsal" if name == "rehearsal" else "live")
                 operator = actor.may_cue(city)
-                by_city[city] = board.staff_view(key) if operator else board.public_view(key)
+                by_city[city] = board.operator_view(key) if operator else board.public_view(key)
         message = views.snapshot_message(
             self.store.config,
             epoch=snap.epoch,

@@ -149,7 +149,7 @@ class Sessions:
 
     async def _start(self, conn: Connection, hello: Hello) -> None:
         """Authenticate, welcome, catch the client up, then switch it to live events."""
-        conn.topics = hello.channels
+        conn.topics = hello.topics
         if hello.token:
             record = self.commands.authenticate(hello.token)
             if record is None:

@@ -7,13 +7,13 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from coordinator import cues, drift, protocol
+from coordinator import cue_log, drift, protocol, scripts
 from coordinator.context import context
 from coordinator.routes.common import download, json_object, path_city, require_token
 from coordinator.routes.errors import ApiError
 
 
-def city_script(request: Request) -> tuple[str, cues.Script]:
+def city_script(request: Request) -> tuple[str, scripts.Script]:
     """The path's city and its current script; not_found when it runs no surtitles."""
     city_id = path_city(request)
     script = context(request).store.scripts.get(city_id)
@@ -39,7 +39,7 @@ async def post_cue(request: Request) -> Response:
 
 async def cue_log_csv(request: Request) -> Response:
     city_id, script = city_script(request)
-    body = cues.cue_log_csv(await context(request).store.cue_log(city_id), script)
+    body = cue_log.cue_log_csv(await context(request).store.cue_log(city_id), script)
     return download(body, "text/csv", f"{city_id}-cues.csv")
 
 
@@ -48,7 +48,7 @@ async def cue_log_vtt(request: Request) -> Response:
     wanted = request.query_params.get("lang")
     languages = wanted.split(",") if wanted else list(script.languages)
     try:
-        body = cues.cue_log_vtt(await context(request).store.cue_log(city_id), script, languages)
+        body = cue_log.cue_log_vtt(await context(request).store.cue_log(city_id), script, languages)
     except ValueError as exc:
         raise ApiError("invalid", f"lang: {exc}", field="lang") from None
     return download(body, "text/vtt", f"{city_id}-cues.vtt")
@@ -59,7 +59,7 @@ async def api_drift(request: Request) -> Response:
     reference = request.query_params.get("reference", ctx.config.cities[0].id)
     if ctx.config.city(reference) is None:
         raise ApiError("invalid", f"reference: no city {reference!r}", field="reference")
-    board = (await ctx.store.snapshot()).channels
+    board = (await ctx.store.snapshot()).board
     if reference not in board.scripts:
         raise ApiError("invalid", f"reference: {reference} runs no surtitles", field="reference")
     ref_log = await ctx.store.cue_log(reference)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from coordinator import cues, protocol
+from coordinator import protocol, scripts
 from coordinator.context import context
 from coordinator.routes.common import path_city, require_token
 from coordinator.routes.cues import city_script
@@ -43,7 +43,7 @@ async def put_script(request: Request) -> Response:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     upload, script = read_upload(city_id, media, request.query_params.get("format"), body)
     ctx = context(request)
-    current = (await ctx.store.snapshot()).channels.state(city_id)
+    current = (await ctx.store.snapshot()).board.state(city_id)
     await ctx.store.save_script(city_id, upload)
     ctx.store.set_script(city_id, script)
     info = {"count": len(script.cues), "version": script.version,
@@ -59,7 +59,7 @@ async def put_script(request: Request) -> Response:
 
 def read_upload(
     city_id: str, media: str, format_param: str | None, body: bytes
-) -> tuple[ScriptUpload, cues.Script]:
+) -> tuple[ScriptUpload, scripts.Script]:
     """Read an upload: a CSV/TSV/YAML body (its format from Content-Type or ``?format=``), or
     JSON ``{"format": "srt"|"vtt", "files": {"en": "...", "fr": "..."}}``. Raises ApiError
     listing every problem with file and line."""
@@ -73,12 +73,12 @@ def read_upload(
                     "invalid", "say the format: Content-Type text/csv, or ?format=csv|tsv|yaml"
                 )
             files = {"": _utf8(body)}
-        script = cues.parse_upload(kind, files, name=f"{city_id}-upload")
-    except cues.ScriptError as exc:
+        script = scripts.parse_upload(kind, files, name=f"{city_id}-upload")
+    except scripts.ScriptError as exc:
         raise ApiError("invalid", exc.problems[0], problems=exc.problems) from None
     except ValueError as exc:
         raise ApiError("invalid", str(exc)) from None
-    return ScriptUpload(kind=kind, files=files, version=script.version), script
+    return ScriptUpload(format=kind, files=files, version=script.version), script
 
 
 def _json_upload(body: bytes) -> tuple[str, dict[str, str]]:
@@ -97,4 +97,4 @@ def _utf8(body: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise cues.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None
+        raise scripts.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None

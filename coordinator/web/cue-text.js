@@ -1,6 +1,6 @@
 // Cue text as DOM nodes, shared by the operator, display and follow pages.
 //
-// A cue's text comes from the script as written (coordinator/cues.py): it may hold line breaks
+// A cue's text comes from the script as written (coordinator/scripts/): it may hold line breaks
 // and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT has them). Those
 // three become elements; everything else, including any other tag, is shown as the literal text
 // it is. Nothing here ever goes through innerHTML, so a script line cannot inject markup.

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from coordinator import cues
+from coordinator import scripts
 from tests.conftest import Tokens
 from tests.support.harness import SHIPPED_CONFIG, ServerProcess, WsClient, http_request
 
@@ -28,7 +28,7 @@ except ImportError:  # the browser fixture then skips (or fails under CI) with t
 
 pytestmark = pytest.mark.browser
 
-DEMO = cues.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
+DEMO = scripts.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
 COUNT = len(DEMO.cues)
 HELSINKI_SCRIPT = "n,en,fi\n1,Hello,Hei\n2,Goodbye,Näkemiin\n"
 OpenPage = Callable[..., Any]

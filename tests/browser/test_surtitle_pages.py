@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
-from coordinator import cues
+from coordinator import scripts
 from tests.conftest import Tokens
 from tests.support.harness import SHIPPED_CONFIG, ServerProcess, WsClient, http_request
 
 pytestmark = pytest.mark.browser
 
-DEMO = cues.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
+DEMO = scripts.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
 COUNT = len(DEMO.cues)
 ITALIC_CUE = next(c.number for c in DEMO.cues if c.text["fr"].startswith("<i>"))
 BLANK_CUE = next(c.number for c in DEMO.cues if c.text["fr"] == "")

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from coordinator.protocol import ERROR_CODES
 from coordinator.rules import TRANSITIONS, State
 from tests.conftest import Tokens
-from tests.hostile.tools import assert_intact, audit_log, city_of, control_viewer
 from tests.hostile.fuzz_strategies import frames
+from tests.hostile.tools import assert_intact, audit_log, city_of, control_viewer
 from tests.support.harness import ServerProcess, WsClient
 
 Start = Callable[..., ServerProcess]

@@ -15,8 +15,8 @@ from typing import Any
 from websockets.sync.client import connect
 
 from tests.conftest import Tokens
-from tests.hostile.tools import assert_intact, audit_log, control_viewer
 from tests.hostile.chaos_proxy import ChaosProxy
+from tests.hostile.tools import assert_intact, audit_log, control_viewer
 from tests.support.harness import ServerProcess
 
 Start = Callable[..., ServerProcess]

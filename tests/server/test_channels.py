@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from coordinator import cues
+from coordinator import scripts
 from tests.conftest import Tokens
 from tests.support.harness import SHIPPED_CONFIG, ServerProcess, WsClient
 
 Open = Callable[..., WsClient]
-DEMO = cues.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
+DEMO = scripts.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
 HELSINKI_SCRIPT = "n,en,fi\n1,Hello,Hei\n2,Goodbye,Näkemiin\n"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from coordinator import osc
-from coordinator.cues import CueLogEntry
+from coordinator.cue_log import CueLogEntry
 from coordinator.drift import drift
 from tests.conftest import Tokens
 from tests.support.harness import ServerProcess, WsClient, free_port, http_request

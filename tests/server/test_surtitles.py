@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from coordinator import cues
+from coordinator import scripts
 from tests.conftest import Tokens
 from tests.support.harness import ROOT, SHIPPED_CONFIG, ServerProcess, WsClient, http_request
 
 Open = Callable[..., WsClient]
-DEMO = cues.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
+DEMO = scripts.load_script(SHIPPED_CONFIG.parent / "scripts" / "demo.csv")
 
 
 def cue(

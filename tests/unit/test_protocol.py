@@ -21,7 +21,7 @@ def test_valid_messages() -> None:
     assert parse({"type": "ping"}) == Ping()
     assert parse(
         {"type": "hello", "token": "abc", "since": 41, "channels": ["cues:paris"]}
-    ) == Hello(token="abc", since=41, channels=("cues:paris",))
+    ) == Hello(token="abc", since=41, topics=("cues:paris",))
     assert parse(
         {"type": "status", "id": "c-17", "city": "paris", "state": "delayed", "delay_minutes": 15}
     ) == StatusCommand(id="c-17", city="paris", state=State.DELAYED, delay_minutes=15)
