@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from coordinator.auth import add_token
 from coordinator.rules import Role
 from tests.hostile.tools import rss_kib
-from tests.support.harness import SHIPPED_CONFIG, ServerProcess
+from tests.support.harness import ServerProcess, copy_shipped_config
 from tests.support.messages import p99
 
 COORDINATOR_CITIES = ["paris", "berlin", "toronto", "winnipeg", "chennai", "helsinki"]
@@ -345,12 +344,7 @@ def probe(url: str) -> int:
 
 def start_server(workdir: Path, viewers: int) -> tuple[ServerProcess, dict[str, str]]:
     """A server of its own with tokens for six coordinators and Paris's operator."""
-    config = workdir / "config" / "cities.yaml"
-    config.parent.mkdir(parents=True)
-    shutil.copy(SHIPPED_CONFIG, config)
-    scripts = SHIPPED_CONFIG.parent / "scripts"
-    if scripts.is_dir():
-        shutil.copytree(scripts, config.parent / "scripts")
+    config = copy_shipped_config(workdir)
     secrets = workdir / "secrets.yaml"
     staff = {city: add_token(secrets, Role.COORDINATOR, city)[0] for city in COORDINATOR_CITIES}
     staff["operator"] = add_token(secrets, Role.OPERATOR, "paris")[0]

@@ -35,6 +35,17 @@ CHROMIUM = Path(os.environ.get("COORDINATOR_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_ALL = os.environ.get("COORDINATOR_REQUIRE_ALL") == "1"
 
 
+def copy_shipped_config(workdir: Path) -> Path:
+    """A private copy of the shipped config and its scripts in ``workdir/config``."""
+    target = workdir / "config" / "cities.yaml"
+    target.parent.mkdir(parents=True)
+    shutil.copy(SHIPPED_CONFIG, target)
+    scripts = SHIPPED_CONFIG.parent / "scripts"
+    if scripts.is_dir():
+        shutil.copytree(scripts, target.parent / "scripts")
+    return target
+
+
 def skip_or_fail(reason: str) -> None:
     """Skip with a one-line reason, or fail when the environment promises everything is there."""
     if REQUIRE_ALL:
