@@ -1,6 +1,7 @@
 // The surtitle operator's console: /operator/CITY[?channel=rehearsal].
 //
-// Sign in with an operator (or admin) token, kept in sessionStorage, never in the URL. Every
+// Sign in with an operator (or admin) token (session.js: kept in sessionStorage, never in the
+// URL). Every
 // move carries `from`: the cue index this console shows, so a double press or a stale
 // console cannot skip a line (the server answers `conflict` and nothing moves).
 //
@@ -10,18 +11,16 @@
 // reload. On the live channel it can also freeze the screens (F), follow another city's live
 // channel, and take control back (unfollow). It listens to every city's live cue events
 // (`cues:*`, public views) to know which cities have a script and who follows whom.
-import { LiveClient, el } from "/static/client.js";
+import { el } from "/static/client.js";
 import { cityFromPath, cueBlocks, cuePlainText, hasText } from "/static/cue-text.js";
+import { NOT_VALID, Session, say as sayIn } from "/static/session.js";
 
 const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "surtitle-operator-token";
+const TOKEN_KEY = "surtitle-operator-token"; // as saved by earlier versions of this page
 const CITY = cityFromPath("/operator/");
 const RESYNC_AFTER_MS = 1500;
 const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
-let client = null;
-let generation = 0; // a sign-out makes the old client's late callbacks harmless
-let role = null;
 let live = false;
 let mode = new URLSearchParams(location.search).get("channel") === "rehearsal" ? "rehearsal" : "live";
 const views = { live: null, rehearsal: null }; // the operator's view of each channel
@@ -38,9 +37,7 @@ const sent = new Map(); // command id -> {action, from, index}
 // -- small helpers -------------------------------------------------------------------------
 
 function say(text, kind = "") {
-  const node = $("message");
-  node.textContent = text;
-  node.className = `message ${kind}`;
+  sayIn($("message"), text, kind);
 }
 
 function projected() {
@@ -380,7 +377,7 @@ function updateRow(index) {
 // -- commands ------------------------------------------------------------------------------
 
 function send(action, extra = {}) {
-  if (!client || !view) return;
+  if (!session.client || !view) return;
   if (!live) {
     say("Not connected: nothing was sent. Wait for “connected”, then press again.", "error");
     return;
@@ -395,7 +392,7 @@ function send(action, extra = {}) {
   const message = { type: "cue", city: CITY, action, ...extra };
   if (MOVES.has(action)) message.from = from; // moves only: freeze or follow cannot "skip"
   if (mode === "rehearsal") message.channel = "rehearsal";
-  const id = client.command(message);
+  const id = session.client.command(message);
   sent.set(id, { action, from, index: extra.index, target: extra.target, channel: mode });
   say("");
 }
@@ -495,10 +492,6 @@ function onReply(msg) {
     }
     return;
   }
-  if (msg.code === "unauthorized" && role === null) {
-    signOut("This token is not valid. Check it and sign in again.");
-    return;
-  }
   const stale = command && MOVES.has(command.action) && (/someone else moved/.test(msg.message) ||
     (views[command.channel] && views[command.channel].index !== command.from));
   if (msg.code === "conflict" && stale && !/follows/.test(msg.message)) {
@@ -522,11 +515,12 @@ function onReply(msg) {
 /** After a conflict, the move that beat us should arrive as an event; if it does not,
  * reconnect to catch up. */
 function resyncSoon(from, channel = "live") {
-  const mine = generation;
+  const mine = session.generation;
   setTimeout(() => {
     const known = views[channel];
-    if (mine !== generation || !client || !known || known.index !== from) return;
-    if (client.ws) client.ws.close(); // LiveClient reconnects and catches up
+    if (!session.current(mine) || !known || known.index !== from) return;
+    const { ws } = session.client;
+    if (ws) ws.close(); // LiveClient reconnects and catches up
   }, RESYNC_AFTER_MS);
 }
 
@@ -587,7 +581,7 @@ function onKeyUp(e) {
 // -- the script list -----------------------------------------------------------------------
 
 async function loadScript(token) {
-  const mine = generation;
+  const mine = session.generation;
   const note = $("script-note");
   let reply;
   try {
@@ -597,10 +591,10 @@ async function loadScript(token) {
   } catch {
     reply = null;
   }
-  if (mine !== generation) return;
+  if (mine !== session.generation) return;
   if (reply && reply.ok) {
     const data = await reply.json();
-    if (mine !== generation) return;
+    if (mine !== session.generation) return;
     if (Array.isArray(data.languages) && data.languages.length) languages = data.languages;
     script.clear();
     for (const cue of data.cues || []) {
@@ -628,7 +622,7 @@ function applyView(next, channel = "live") {
       script.clear();
       scriptComplete = false;
       listCount = -1;
-      loadScript(sessionStorage.getItem(TOKEN_KEY));
+      loadScript(session.token());
       say("The script was replaced: the list shows the new one.", "ok");
     }
   }
@@ -651,85 +645,74 @@ function applyView(next, channel = "live") {
   render();
 }
 
-function start(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  const mine = ++generation;
-  const ours = (fn) => (msg) => { if (mine === generation) fn(msg); };
-  $("signin-message").textContent = "";
-  client = new LiveClient({
-    token: () => sessionStorage.getItem(TOKEN_KEY),
+const session = new Session({
+  storageKey: TOKEN_KEY,
+  nodes: {
+    form: $("signin"), token: $("token"), signOut: $("signout"), console: $("console"),
+    connection: $("connection"),
+  },
+  refusal,
+  onStart: () => { $("signin-message").textContent = ""; },
+  onSignOut: forget,
+  client: {
     channels: ["cues:*", `rehearsal:${CITY}`],
     heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
     maxDelayMs: 5000, // and the console comes back within 5 s of the server
-    onConnection: ours((state) => {
+    onConnection: (state) => {
       live = state === "live";
-      const node = $("connection");
-      node.dataset.state = state;
-      node.textContent = { live: "connected", connecting: "connecting…", reconnecting: "reconnecting…" }[state];
       if (!live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
       render();
-    }),
-    onWelcome: ours((msg) => {
-      const allowed = msg.role === "admin" || (msg.role === "operator" && msg.city === CITY);
-      if (!allowed) {
-        signOut(msg.role === "operator"
-          ? `This token is for the surtitles of ${msg.city}, not ${CITY}.`
-          : msg.role === "public"
-            ? "This token is not valid. Check it and sign in again."
-            : "This token cannot cue surtitles: use an operator token.");
-        return;
-      }
-      const first = role === null;
-      role = msg.role;
-      showConsole(true);
-      if (!scriptComplete) loadScript(sessionStorage.getItem(TOKEN_KEY));
+    },
+    onWelcome: (msg, first) => {
+      $("mode").hidden = false;
+      if (!scriptComplete) loadScript(session.token());
       if (first) $("console").focus();
-    }),
-    onSnapshot: ours((msg) => {
-      city = msg.cities.find((c) => c.id === CITY) || city;
-      cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
-      if (city) $("city-name").textContent = `· ${city.name.en}`;
-      others.clear();
-      for (const [id, other] of Object.entries(msg.cues || {})) {
-        others.set(id, { follows: other.follows || null });
-      }
-      const cues = msg.cues ? msg.cues[CITY] : null;
-      if (!cues) {
-        say(`${CITY} has no surtitle script on this server.`, "error");
-        return;
-      }
-      const rehearsal = msg.rehearsal ? msg.rehearsal[CITY] : null;
-      if (rehearsal) applyView(rehearsal, "rehearsal");
-      applyView(cues, "live");
-    }),
-    onEvent: ours((msg) => {
-      if (msg.kind !== "cue") return;
-      const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
-      if (msg.city === CITY) {
-        applyView(msg, channel);
-      } else if (channel === "live") {
-        others.set(msg.city, { follows: msg.follows || null });
-        renderTools();
-      }
-    }),
-    onReply: ours(onReply),
-  });
-  client.connect();
+    },
+    onSnapshot,
+    onEvent,
+    onReply,
+  },
+});
+
+/** Why a welcome's token may not cue this city's surtitles, or null. */
+function refusal(msg) {
+  if (msg.role === "admin" || (msg.role === "operator" && msg.city === CITY)) return null;
+  if (msg.role === "operator") return `This token is for the surtitles of ${msg.city}, not ${CITY}.`;
+  if (msg.role === "public") return NOT_VALID;
+  return "This token cannot cue surtitles: use an operator token.";
 }
 
-function showConsole(visible) {
-  $("signin").hidden = visible;
-  $("console").hidden = !visible;
-  $("signout").hidden = !visible;
-  $("mode").hidden = !visible;
+function onSnapshot(msg) {
+  city = msg.cities.find((c) => c.id === CITY) || city;
+  cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
+  if (city) $("city-name").textContent = `· ${city.name.en}`;
+  others.clear();
+  for (const [id, other] of Object.entries(msg.cues || {})) {
+    others.set(id, { follows: other.follows || null });
+  }
+  const cues = msg.cues ? msg.cues[CITY] : null;
+  if (!cues) {
+    say(`${CITY} has no surtitle script on this server.`, "error");
+    return;
+  }
+  const rehearsal = msg.rehearsal ? msg.rehearsal[CITY] : null;
+  if (rehearsal) applyView(rehearsal, "rehearsal");
+  applyView(cues, "live");
 }
 
-function signOut(message = "") {
-  generation += 1;
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (client) client.close();
-  client = null;
-  role = null;
+function onEvent(msg) {
+  if (msg.kind !== "cue") return;
+  const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
+  if (msg.city === CITY) {
+    applyView(msg, channel);
+  } else if (channel === "live") {
+    others.set(msg.city, { follows: msg.follows || null });
+    renderTools();
+  }
+}
+
+/** After a sign-out (or a refused token): forget the console's knowledge, show the sign-in. */
+function forget(message) {
   live = false;
   view = null;
   views.live = null;
@@ -741,21 +724,12 @@ function signOut(message = "") {
   sent.clear();
   listCount = -1;
   $("script-list").replaceChildren();
-  showConsole(false);
-  $("connection").dataset.state = "offline";
-  $("connection").textContent = "offline";
+  $("mode").hidden = true;
   $("signin-message").textContent = message;
   say("");
   $("token").focus();
 }
 
-$("signin").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const token = $("token").value.trim();
-  $("token").value = "";
-  if (token) start(token);
-});
-$("signout").addEventListener("click", () => signOut());
 $("go").addEventListener("click", go);
 $("back").addEventListener("click", back);
 $("blank").addEventListener("click", toggleBlank);
@@ -790,6 +764,4 @@ $("script-list").addEventListener("click", (e) => {
 document.addEventListener("keydown", onKeyDown);
 document.addEventListener("keyup", onKeyUp);
 renderMode();
-
-const saved = sessionStorage.getItem(TOKEN_KEY);
-if (saved) start(saved);
+session.begin();
