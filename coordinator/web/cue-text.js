@@ -1,4 +1,5 @@
-// Cue text as DOM nodes, shared by the operator, display and follow pages.
+// Cue text as DOM nodes, and which languages a screen shows: shared by the operator, display
+// and follow pages.
 //
 // A cue's text comes from the script as written (coordinator/scripts/): it may hold line breaks
 // and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT has them). Those
@@ -73,6 +74,27 @@ export function cueBlocks(texts, languages) {
 /** Whether any of ``languages`` has text to show. */
 export function hasText(texts, languages) {
   return Boolean(texts) && languages.some((lang) => Boolean(texts[lang]));
+}
+
+/**
+ * The languages a surtitle screen shows, in order: the one rule of the projector, the phones
+ * and the operator's "On screens now".
+ *
+ * ``preferences`` are lists of language codes, the first that names any language the script
+ * has (``available``) wins, kept to those: the projector's ?lang=, then the city's configured
+ * surtitle languages; a phone puts its reader's choice first. When none does, French if the
+ * script has it, else the script's first language. With no script languages known, the first
+ * non-empty preference as it is, else French.
+ */
+export function screenLanguages(available, preferences) {
+  const script = available || [];
+  const lists = preferences.filter((list) => list && list.length);
+  if (!script.length) return lists.length ? [...lists[0]] : ["fr"];
+  for (const list of lists) {
+    const shown = list.filter((lang) => script.includes(lang));
+    if (shown.length) return shown;
+  }
+  return [script.includes("fr") ? "fr" : script[0]];
 }
 
 /** A language's name in that language ("français", "English"), else the code. */

@@ -14,7 +14,7 @@
 // Once back, it shows the cue that is current then. Changes are drawn on the next frame, so the
 // events of a catch-up after a reconnect are drawn once, as their final state.
 import { LiveClient } from "/static/client.js";
-import { cityFromPath, cueBlocks, hasText, keepAwake } from "/static/cue-text.js";
+import { cityFromPath, cueBlocks, hasText, keepAwake, screenLanguages } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/display/");
@@ -34,14 +34,9 @@ let drawn = null; // what is on screen, to skip redrawing the same thing
 let frame = 0;
 let fallback = 0;
 
-/** The languages to show: ?lang=, else the config's, else fr; only those the script has. */
+/** The languages to show: ?lang=, else the config's (the shared rule: screenLanguages). */
 function chosenLanguages() {
-  const available = cues && cues.languages && cues.languages.length ? cues.languages : null;
-  const wanted = WANTED.length ? WANTED : configured && configured.length ? configured : ["fr"];
-  if (!available) return wanted;
-  const ok = wanted.filter((lang) => available.includes(lang));
-  if (ok.length) return ok;
-  return [available.includes("fr") ? "fr" : available[0]];
+  return screenLanguages(cues ? cues.languages : null, [WANTED, configured]);
 }
 
 function schedule() {

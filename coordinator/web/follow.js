@@ -7,7 +7,9 @@
 // never mistaken for the current one; once back, the page shows the cue that is current then.
 // ?channel=rehearsal follows the city's rehearsal channel, under a RÉPÉTITION · REHEARSAL band.
 import { LiveClient, el } from "/static/client.js";
-import { cityFromPath, cueBlocks, hasText, keepAwake, languageName } from "/static/cue-text.js";
+import {
+  cityFromPath, cueBlocks, hasText, keepAwake, languageName, screenLanguages,
+} from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/follow/");
@@ -85,13 +87,9 @@ function available() {
   return cues && cues.languages && cues.languages.length ? cues.languages : [];
 }
 
+/** The one language shown: the reader's choice, else the city's (the rule of the screens). */
 function language() {
-  const langs = available();
-  if (chosen && langs.includes(chosen)) return chosen;
-  const first = (configured || []).find((lang) => langs.includes(lang));
-  if (first) return first;
-  if (langs.includes("fr")) return "fr";
-  return langs[0] || chosen || "fr";
+  return screenLanguages(available(), [chosen ? [chosen] : [], configured])[0];
 }
 
 function words() {

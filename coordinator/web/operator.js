@@ -12,7 +12,9 @@
 // channel, and take control back (unfollow). It listens to every city's live cue events
 // (`cues:*`, public views) to know which cities have a script and who follows whom.
 import { el } from "/static/client.js";
-import { cityFromPath, cueBlocks, cuePlainText, hasText } from "/static/cue-text.js";
+import {
+  cityFromPath, cueBlocks, cuePlainText, hasText, screenLanguages,
+} from "/static/cue-text.js";
 import { NOT_VALID, Session, say as sayIn } from "/static/session.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,7 +29,7 @@ const views = { live: null, rehearsal: null }; // the operator's view of each ch
 let view = null; // views[mode]: index, count, blank, text, next, notes, frozen, shown, follows...
 let city = null; // the city from the snapshot (names, projected languages)
 let cityNames = new Map(); // id -> English name, from the snapshot
-const others = new Map(); // every city with a script -> {follows}: its live channel, as public
+const others = new Map(); // every city with a script -> {follows, languages}: its live channel
 let languages = []; // the script's languages
 const script = new Map(); // cue index -> {text, notes, label}, from the script endpoint or as seen
 let scriptComplete = false;
@@ -40,10 +42,23 @@ function say(text, kind = "") {
   sayIn($("message"), text, kind);
 }
 
+/** The languages this city's screens show of its own script (the displays' rule). */
 function projected() {
-  const wanted = city && city.surtitles ? city.surtitles.languages : null;
-  if (wanted && wanted.length) return wanted;
-  return languages.filter((lang) => !city || lang !== city.language);
+  return screenLanguages(languages, [configured()]);
+}
+
+/** The languages the screens show now: of the followed city's script while following. */
+function shownLanguages() {
+  const leader = following();
+  if (!leader) return projected();
+  const known = others.get(leader);
+  const available = known && known.languages.length ? known.languages
+    : Object.keys(shownNow().text || {});
+  return screenLanguages(available, [configured()]);
+}
+
+function configured() {
+  return city && city.surtitles ? city.surtitles.languages : null;
 }
 
 function remember(index, text, notes, label) {
@@ -69,16 +84,6 @@ function following() {
 function shownNow() {
   if (!view) return null;
   return view.shown || { index: view.index, blank: view.blank, text: view.text };
-}
-
-/** The languages a display shows of another city's text (the display's own rule). */
-function screenLanguages(texts) {
-  const available = Object.keys(texts || {});
-  const wanted = city && city.surtitles && city.surtitles.languages.length
-    ? city.surtitles.languages : ["fr"];
-  const ok = wanted.filter((lang) => available.includes(lang));
-  if (ok.length || !available.length) return ok.length ? ok : wanted;
-  return [available.includes("fr") ? "fr" : available[0]];
 }
 
 /** "cue 12", or "before the first cue" for 0. */
@@ -181,7 +186,7 @@ function renderScreens() {
   const out = $("screens-text");
   const leader = following();
   const shown = shownNow();
-  const langs = leader ? screenLanguages(shown.text) : projected();
+  const langs = shownLanguages();
   const followers = mode === "live" ? followerNames() : [];
   const where = mode === "rehearsal" ? "On rehearsal screens now"
     : followers.length ? `On screens now (and ${followers.join(", ")}’s)` : "On screens now";
@@ -627,7 +632,9 @@ function applyView(next, channel = "live") {
     }
   }
   views[channel] = next;
-  if (channel === "live") others.set(CITY, { follows: next.follows || null });
+  if (channel === "live") {
+    others.set(CITY, { follows: next.follows || null, languages: next.languages || [] });
+  }
   if (channel !== mode) {
     renderTools();
     return;
@@ -688,7 +695,7 @@ function onSnapshot(msg) {
   if (city) $("city-name").textContent = `· ${city.name.en}`;
   others.clear();
   for (const [id, other] of Object.entries(msg.cues || {})) {
-    others.set(id, { follows: other.follows || null });
+    others.set(id, { follows: other.follows || null, languages: other.languages || [] });
   }
   const cues = msg.cues ? msg.cues[CITY] : null;
   if (!cues) {
@@ -706,7 +713,7 @@ function onEvent(msg) {
   if (msg.city === CITY) {
     applyView(msg, channel);
   } else if (channel === "live") {
-    others.set(msg.city, { follows: msg.follows || null });
+    others.set(msg.city, { follows: msg.follows || null, languages: msg.languages || [] });
     renderTools();
   }
 }
