@@ -23,18 +23,40 @@ const CITY = cityFromPath("/operator/");
 const RESYNC_AFTER_MS = 1500;
 const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
-let live = false;
-let mode = new URLSearchParams(location.search).get("channel") === "rehearsal" ? "rehearsal" : "live";
-const views = { live: null, rehearsal: null }; // the operator's view of each channel
-let view = null; // views[mode]: index, count, blank, text, next, notes, frozen, shown, follows...
-let city = null; // the city from the snapshot (names, projected languages)
-let cityNames = new Map(); // id -> English name, from the snapshot
-const others = new Map(); // every city with a script -> {follows, languages}: its live channel
-let languages = []; // the script's languages
-const script = new Map(); // cue index -> {text, notes, label}, from the script endpoint or as seen
-let scriptComplete = false;
-let seenVersion = null; // the script version the cue views carry: a new one means a new script
-const sent = new Map(); // command id -> {action, from, index}
+/** Everything the console knows, in one place. Sign-out forgets it all but the mode. */
+class ConsoleState {
+  constructor(mode) {
+    this.mode = mode; // "live" | "rehearsal": the channel the keys and buttons cue
+    this.reset();
+  }
+
+  reset() {
+    this.live = false; // the connection is synced: what we hold is the server's state
+    // The operator's view of each channel: index, count, blank, text, next, notes, frozen,
+    // shown (what its audience sees), follows...
+    this.views = { live: null, rehearsal: null };
+    this.city = null; // this city, from the snapshot (names, surtitle languages)
+    this.cityNames = new Map(); // id -> English name, from the snapshot
+    this.others = new Map(); // every city with a script -> {follows, languages}: its live channel
+    this.languages = []; // the script's languages
+    this.script = new Map(); // cue index -> {text, notes, label}, from the endpoint or as seen
+    this.scriptComplete = false; // `script` is the whole script, from the script endpoint
+    this.seenVersion = null; // the script version the cue views carry: a new one, a new script
+    this.sent = new Map(); // command id -> {action, from, index, target, channel}
+    this.confirmed = null; // the index our last acknowledged command moved to
+    this.listCount = -1; // the rows the script list has drawn (-1: draw them again)
+    this.listIndex = -1; // the row the script list marks current (-1: mark it again)
+  }
+
+  /** The view of the channel the keys cue, or null before the first snapshot. */
+  get view() {
+    return this.views[this.mode];
+  }
+}
+
+const state = new ConsoleState(
+  new URLSearchParams(location.search).get("channel") === "rehearsal" ? "rehearsal" : "live",
+);
 
 // -- small helpers -------------------------------------------------------------------------
 
@@ -44,44 +66,46 @@ function say(text, kind = "") {
 
 /** The languages this city's screens show of its own script (the displays' rule). */
 function projected() {
-  return screenLanguages(languages, [configured()]);
+  return screenLanguages(state.languages, [configured()]);
 }
 
 /** The languages the screens show now: of the followed city's script while following. */
 function shownLanguages() {
   const leader = following();
   if (!leader) return projected();
-  const known = others.get(leader);
+  const known = state.others.get(leader);
   const available = known && known.languages.length ? known.languages
     : Object.keys(shownNow().text || {});
   return screenLanguages(available, [configured()]);
 }
 
 function configured() {
-  return city && city.surtitles ? city.surtitles.languages : null;
+  return state.city && state.city.surtitles ? state.city.surtitles.languages : null;
 }
 
 function remember(index, text, notes, label) {
   if (index < 1 || !text) return;
-  const known = script.get(index);
-  if (known && scriptComplete) return;
+  const known = state.script.get(index);
+  if (known && state.scriptComplete) return;
   if (known && JSON.stringify(known.text) === JSON.stringify(text) &&
       known.notes === notes && known.label === label) return;
-  script.set(index, { text, notes: notes || "", label: label || "" });
+  state.script.set(index, { text, notes: notes || "", label: label || "" });
   updateRow(index);
 }
 
 function nameOf(id) {
-  return cityNames.get(id) || id;
+  return state.cityNames.get(id) || id;
 }
 
 /** The city this console's live screens follow, or null (never in rehearsal mode). */
 function following() {
-  return mode === "live" && view && view.follows ? view.follows : null;
+  const { view } = state;
+  return state.mode === "live" && view && view.follows ? view.follows : null;
 }
 
 /** What the audience of the channel sees now: the server's `shown`, else the pointer. */
 function shownNow() {
+  const { view } = state;
   if (!view) return null;
   return view.shown || { index: view.index, blank: view.blank, text: view.text };
 }
@@ -93,22 +117,22 @@ function cueOrStart(index) {
 
 /** The cities whose live screens follow this one. */
 function followerNames() {
-  return [...others].filter(([, o]) => o.follows === CITY).map(([id]) => nameOf(id));
+  return [...state.others].filter(([, o]) => o.follows === CITY).map(([id]) => nameOf(id));
 }
 
 function cueName(index) {
-  const cue = script.get(index);
+  const cue = state.script.get(index);
   const label = cue && cue.label && cue.label !== String(index) ? ` (“${cue.label}”)` : "";
   return `cue ${index}${label}`;
 }
 
-function fillTexts(node, texts, langs = languages) {
+function fillTexts(node, texts, langs = state.languages) {
   node.replaceChildren();
-  if (!texts || !hasText(texts, languages)) {
+  if (!texts || !hasText(texts, state.languages)) {
     node.append(el("p", "empty", texts ? "(blank cue: nothing shown)" : "—"));
     return;
   }
-  const blocks = cueBlocks(texts, hasText(texts, langs) ? langs : languages);
+  const blocks = cueBlocks(texts, hasText(texts, langs) ? langs : state.languages);
   for (const block of blocks.children) {
     block.prepend(el("span", "lang-tag", block.dataset.lang.toUpperCase()));
   }
@@ -123,21 +147,31 @@ function fillNotes(node, notes) {
 // -- rendering -----------------------------------------------------------------------------
 
 function render() {
-  document.body.dataset.connection = live ? "live" : "offline";
-  document.body.dataset.mode = mode;
+  const { view } = state;
+  document.body.dataset.connection = state.live ? "live" : "offline";
+  document.body.dataset.mode = state.mode;
   renderMode();
   const leader = following();
-  const off = !live || !view || Boolean(leader);
+  const off = !state.live || !view || Boolean(leader);
   for (const id of ["go", "back", "blank", "freeze"]) $(id).disabled = off;
   $("jump").querySelector("button").disabled = off;
   document.body.classList.toggle("is-following", Boolean(leader));
   document.body.classList.toggle("is-frozen", Boolean(view && view.frozen));
   renderTools();
   if (!view) return;
+  $("go").disabled = off || view.index >= view.count;
+  $("back").disabled = off || view.index <= 0;
+  renderPosition(view, leader);
+  renderBanners();
+  renderCards(view, leader);
+  renderScreens();
+  renderList();
+}
+
+/** Where the pointer is, and the badges and toggles that say blank and frozen. */
+function renderPosition(view, leader) {
   const { index, count, blank } = view;
   const frozen = Boolean(view.frozen);
-  $("go").disabled = off || index >= count;
-  $("back").disabled = off || index <= 0;
   $("jump-to").max = String(count);
   $("position-note").hidden = !leader && !frozen;
   $("position-note").textContent = leader ? "Your own position, not on screens"
@@ -154,41 +188,41 @@ function render() {
   $("frozen-badge").hidden = !frozen;
   $("freeze").textContent = frozen ? "Release" : "Freeze";
   $("freeze").setAttribute("aria-pressed", String(frozen));
-  renderBanners();
+}
 
-  const current = index >= 1 ? { text: view.text, notes: view.notes, label: view.label } : null;
+/** The Current, Next and Previous cards: the operator's own pointer. */
+function renderCards(view, leader) {
+  const { index, count } = view;
   $("current-label").textContent = index >= 1 ? cueName(index) : "(nothing yet)";
   // The projected language is in the "On screens now" box: here, what is read aloud.
-  const spoken = languages.filter((lang) => !projected().includes(lang));
-  fillTexts($("current-text"), current ? current.text : null, spoken.length ? spoken : languages);
-  fillNotes($("current-notes"), current ? current.notes : "");
+  const spoken = state.languages.filter((lang) => !projected().includes(lang));
+  fillTexts($("current-text"), index >= 1 ? view.text : null,
+    spoken.length ? spoken : state.languages);
+  fillNotes($("current-notes"), index >= 1 ? view.notes : "");
 
   const hasNext = index < count;
   $("next-heading").textContent = leader ? "Your own next cue"
-    : frozen ? "Next: GO moves to (unseen until Release)" : "Next: GO shows";
+    : view.frozen ? "Next: GO moves to (unseen until Release)" : "Next: GO shows";
   $("next-label").textContent = hasNext ? cueName(index + 1) : "(end of the script)";
   fillTexts($("next-text"), hasNext ? view.next : null);
   fillNotes($("next-notes"), hasNext ? view.next_notes : "");
 
-  const prev = index >= 2 ? script.get(index - 1) : null;
+  const prev = index >= 2 ? state.script.get(index - 1) : null;
   $("prev-label").textContent = index >= 2 ? cueName(index - 1) : "";
   fillTexts($("prev-text"), prev ? prev.text : null);
   if (index >= 2 && !prev) $("prev-text").firstChild.textContent = "(not known yet)";
-
-  renderScreens();
-  renderList();
 }
 
 /** Exactly what the audience of this channel sees now (the server's `shown`): the frozen
  * cue while frozen, the followed city's cue while following, else the pointer. */
 function renderScreens() {
+  const { view } = state;
   const box = $("screens");
-  const out = $("screens-text");
   const leader = following();
   const shown = shownNow();
   const langs = shownLanguages();
-  const followers = mode === "live" ? followerNames() : [];
-  const where = mode === "rehearsal" ? "On rehearsal screens now"
+  const followers = state.mode === "live" ? followerNames() : [];
+  const where = state.mode === "rehearsal" ? "On rehearsal screens now"
     : followers.length ? `On screens now (and ${followers.join(", ")}’s)` : "On screens now";
   $("screens-title").textContent = leader
     ? `${where}: ${nameOf(leader)}, ${cueOrStart(shown.index)}`
@@ -196,54 +230,57 @@ function renderScreens() {
   $("screens-langs").textContent = langs.length ? `(${langs.join(", ")})` : "";
   box.dataset.frozen = String(Boolean(view.frozen));
   box.dataset.following = String(Boolean(leader));
-  out.replaceChildren();
-  let state;
-  if (!live) {
-    state = "unknown";
-    out.append(el("p", "", "Not connected: the screens keep their last state; presses are not sent."));
-  } else if (shown.index === 0) {
-    state = shown.blank ? "blank" : "waiting";
-    out.append(el("p", "", shown.blank
-      ? "Nothing: BLANK (screens dark)."
-      : "Nothing yet: the projector shows the QR code for phones."));
-  } else if (shown.blank) {
-    state = "blank";
-    out.append(el("p", "", "Nothing: BLANK (screens dark)."));
-    // What Unblank brings back, when Unblank acts on what the screens show.
-    if (!view.frozen && !leader && hasText(view.text, langs)) {
-      const after = el("div", "after-unblank");
-      after.append(el("p", "", "Unblank shows:"), cueBlocks(view.text, langs));
-      out.append(after);
-    }
-  } else if (!hasText(shown.text, langs)) {
-    state = "empty";
-    out.append(el("p", "", "Nothing: this cue is a blank cue in the script."));
-  } else {
-    state = "text";
-    out.append(cueBlocks(shown.text, langs));
+  const [seen, ...nodes] = screensContent(shown, langs, !view.frozen && !leader);
+  $("screens-text").replaceChildren(...nodes);
+  box.dataset.state = seen;
+}
+
+/** What the screens show, as [state, ...nodes]; ``unblankHere``: Unblank acts on what the
+ * screens show (not frozen, not following), so the box can say what it brings back. */
+function screensContent(shown, langs, unblankHere) {
+  const { view } = state;
+  if (!state.live) {
+    return ["unknown",
+      el("p", "", "Not connected: the screens keep their last state; presses are not sent.")];
   }
-  box.dataset.state = state;
+  if (shown.index === 0) {
+    return shown.blank ? ["blank", el("p", "", "Nothing: BLANK (screens dark).")]
+      : ["waiting", el("p", "", "Nothing yet: the projector shows the QR code for phones.")];
+  }
+  if (shown.blank) {
+    const dark = el("p", "", "Nothing: BLANK (screens dark).");
+    if (!unblankHere || !hasText(view.text, langs)) return ["blank", dark];
+    const after = el("div", "after-unblank");
+    after.append(el("p", "", "Unblank shows:"), cueBlocks(view.text, langs));
+    return ["blank", dark, after];
+  }
+  if (!hasText(shown.text, langs)) {
+    return ["empty", el("p", "", "Nothing: this cue is a blank cue in the script.")];
+  }
+  return ["text", cueBlocks(shown.text, langs)];
 }
 
 /** The header's Live / Rehearsal switch, and the page's title. */
 function renderMode() {
   for (const button of $("mode").querySelectorAll("button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
+    button.setAttribute("aria-pressed", String(button.dataset.mode === state.mode));
   }
   const display = `/display/${encodeURIComponent(CITY)}`;
-  $("go-mode").hidden = mode !== "rehearsal";
-  $("rehearsal-banner").hidden = mode !== "rehearsal";
+  $("go-mode").hidden = state.mode !== "rehearsal";
+  $("rehearsal-banner").hidden = state.mode !== "rehearsal";
   $("rehearsal-link").href = `${display}?channel=rehearsal`;
   $("rehearsal-link").textContent = `${display}?channel=rehearsal`;
   $("live-display-link").href = display;
   $("live-display-link").textContent = display;
   $("rehearsal-display-link").href = `${display}?channel=rehearsal`;
   $("rehearsal-display-link").textContent = `${display}?channel=rehearsal`;
-  document.title = `${mode === "rehearsal" ? "REHEARSAL · " : ""}Surtitle operator · ${CITY} — My Hour`;
+  const prefix = state.mode === "rehearsal" ? "REHEARSAL · " : "";
+  document.title = `${prefix}Surtitle operator · ${CITY} — My Hour`;
 }
 
 /** Following and frozen: what the screens do, and the one button that undoes it. */
 function renderBanners() {
+  const { view } = state;
   const leader = following();
   $("follow-banner").hidden = !leader;
   if (leader) {
@@ -268,10 +305,10 @@ function renderBanners() {
 /** Follow another city / who follows us / take back control. */
 function renderTools() {
   $("tools-city").textContent = nameOf(CITY);
-  const rehearsal = mode === "rehearsal";
+  const rehearsal = state.mode === "rehearsal";
   $("follow-tools").hidden = rehearsal;
   $("rehearsal-tools").hidden = !rehearsal;
-  const leader = views.live ? views.live.follows : null;
+  const leader = state.views.live ? state.views.live.follows : null;
   const followers = followerNames();
   $("followers").hidden = !followers.length;
   $("followers").textContent = followers.length
@@ -280,12 +317,13 @@ function renderTools() {
     : "";
 
   const select = $("follow-target");
-  const candidates = [...others.keys()].filter((id) => id !== CITY)
+  const candidates = [...state.others.keys()].filter((id) => id !== CITY)
     .sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   const wanted = select.value;
   const options = candidates.map((id) => {
-    const chain = others.get(id).follows;
-    const option = el("option", "", chain ? `${nameOf(id)} (follows ${nameOf(chain)})` : nameOf(id));
+    const chain = state.others.get(id).follows;
+    const name = chain ? `${nameOf(id)} (follows ${nameOf(chain)})` : nameOf(id);
+    const option = el("option", "", name);
     option.value = id;
     option.disabled = Boolean(chain) || id === leader;
     return option;
@@ -303,60 +341,59 @@ function renderTools() {
     : followers.length ? `${nameOf(CITY)} cannot follow while others follow it.`
       : leader ? `${nameOf(CITY)} follows ${nameOf(leader)} now: take back control first.`
         : !target ? "Every other city follows someone: nothing to follow." : "";
-  $("follow").disabled = !live || !views.live || Boolean(blocked);
-  select.disabled = !live || !views.live || Boolean(followers.length) || Boolean(leader) ||
-    !candidates.length;
+  const offline = !state.live || !state.views.live;
+  $("follow").disabled = offline || Boolean(blocked);
+  select.disabled = offline || Boolean(followers.length) || Boolean(leader) || !candidates.length;
   $("follow").textContent = target && !blocked ? `Follow ${nameOf(target)}` : "Follow";
   $("follow-help").textContent = blocked ||
     `${nameOf(CITY)}’s screens and phones will show ${nameOf(target)}’s cues at once, as ` +
     `${nameOf(target)}’s operator moves; your GO is off until you take back control.`;
 }
 
-let listCount = -1;
-let listIndex = -1;
-
+/** The script list: one row per cue (0 too), the pointer's row marked and in view, and
+ * while frozen the row the screens hold. */
 function renderList() {
+  const { view } = state;
   const list = $("script-list");
-  if (listCount !== view.count) {
-    listCount = view.count;
-    listIndex = -1;
-    const rows = [];
-    for (let i = 0; i <= view.count; i++) {
-      const item = el("li");
-      item.dataset.index = String(i);
-      const button = el("button", "cue-row");
-      button.type = "button";
-      button.dataset.index = String(i);
-      item.append(button);
-      rows.push(item);
-    }
-    list.replaceChildren(...rows);
+  if (state.listCount !== view.count) {
+    state.listCount = view.count;
+    state.listIndex = -1;
+    list.replaceChildren(...Array.from({ length: view.count + 1 }, (_, i) => listRow(i)));
     for (let i = 0; i <= view.count; i++) updateRow(i);
   }
-  const shown = shownNow();
-  const held = view.frozen && !following() ? String(shown.index) : "";
+  const held = view.frozen && !following() ? String(shownNow().index) : "";
   if (list.dataset.shown !== held) {
     for (const item of list.querySelectorAll("[data-shown]")) delete item.dataset.shown;
     const row = held ? list.querySelector(`li[data-index="${held}"]`) : null;
     if (row) row.dataset.shown = "true";
     list.dataset.shown = held;
   }
-  if (listIndex !== view.index) {
-    for (const item of list.querySelectorAll("[aria-current]")) item.removeAttribute("aria-current");
+  if (state.listIndex !== view.index) {
+    for (const row of list.querySelectorAll("[aria-current]")) row.removeAttribute("aria-current");
     const row = list.querySelector(`li[data-index="${view.index}"]`);
     if (row) {
       row.setAttribute("aria-current", "step");
       const top = row.offsetTop - list.offsetTop - list.clientHeight / 3;
       list.scrollTop = Math.max(0, top);
     }
-    listIndex = view.index;
+    state.listIndex = view.index;
   }
+}
+
+function listRow(index) {
+  const item = el("li");
+  item.dataset.index = String(index);
+  const button = el("button", "cue-row");
+  button.type = "button";
+  button.dataset.index = String(index);
+  item.append(button);
+  return item;
 }
 
 function updateRow(index) {
   const button = $("script-list").querySelector(`button[data-index="${index}"]`);
   if (!button) return;
-  const cue = script.get(index);
+  const cue = state.script.get(index);
   button.replaceChildren();
   const number = el("span", "row-n", String(index));
   button.append(number);
@@ -365,25 +402,25 @@ function updateRow(index) {
     body.append(el("span", "muted", "Before the first cue (QR code on the projector)"));
   } else if (!cue) {
     body.append(el("span", "muted", "(text not loaded)"));
-  } else if (!hasText(cue.text, languages)) {
+  } else if (!hasText(cue.text, state.languages)) {
     body.append(el("span", "muted", "— blank cue —"));
   } else {
-    body.append(cueBlocks(cue.text, languages));
+    body.append(cueBlocks(cue.text, state.languages));
   }
   if (cue && cue.label && cue.label !== String(index)) {
     number.append(el("span", "row-label", cue.label));
   }
   if (cue && cue.notes) body.append(el("span", "row-notes", cue.notes));
   button.append(body);
-  const plain = cue ? cuePlainText(cue.text[languages[0]] || "") : "";
+  const plain = cue ? cuePlainText(cue.text[state.languages[0]] || "") : "";
   button.setAttribute("aria-label", `Jump to cue ${index}${plain ? `: ${plain}` : ""}`);
 }
 
 // -- commands ------------------------------------------------------------------------------
 
 function send(action, extra = {}) {
-  if (!session.client || !view) return;
-  if (!live) {
+  if (!session.client || !state.view) return;
+  if (!state.live) {
     say("Not connected: nothing was sent. Wait for “connected”, then press again.", "error");
     return;
   }
@@ -393,17 +430,18 @@ function send(action, extra = {}) {
       "first (the button in the yellow box).", "conflict");
     return;
   }
-  const from = view.index;
+  const from = state.view.index; // the cue this console shows: a stale press cannot skip
   const message = { type: "cue", city: CITY, action, ...extra };
   if (MOVES.has(action)) message.from = from; // moves only: freeze or follow cannot "skip"
-  if (mode === "rehearsal") message.channel = "rehearsal";
+  if (state.mode === "rehearsal") message.channel = "rehearsal";
   const id = session.client.command(message);
-  sent.set(id, { action, from, index: extra.index, target: extra.target, channel: mode });
+  const { index, target } = extra;
+  state.sent.set(id, { action, from, index, target, channel: state.mode });
   say("");
 }
 
 function go() {
-  if (view && !following() && view.index >= view.count) {
+  if (state.view && !following() && state.view.index >= state.view.count) {
     say("This is the last cue: GO has nothing to show.", "error");
     return;
   }
@@ -411,7 +449,7 @@ function go() {
 }
 
 function back() {
-  if (view && !following() && view.index <= 0) {
+  if (state.view && !following() && state.view.index <= 0) {
     say("Already before the first cue.", "error");
     return;
   }
@@ -419,41 +457,41 @@ function back() {
 }
 
 function toggleBlank() {
-  if (view) send(view.blank ? "unblank" : "blank");
+  if (state.view) send(state.view.blank ? "unblank" : "blank");
 }
 
 function toggleFreeze() {
-  if (view) send(view.frozen ? "release" : "freeze");
+  if (state.view) send(state.view.frozen ? "release" : "freeze");
 }
 
 function followTarget() {
   const option = $("follow-target").selectedOptions[0];
   const target = option && !option.disabled ? option.value : "";
-  if (!target || mode !== "live") return;
+  if (!target || state.mode !== "live") return;
   send("follow", { target });
 }
 
 function takeBackControl() {
-  if (mode === "live" && view && view.follows) send("unfollow");
+  if (state.mode === "live" && state.view && state.view.follows) send("unfollow");
 }
 
 function setMode(next) {
-  if (next === mode) return;
-  mode = next;
-  view = views[mode];
+  if (next === state.mode) return;
+  state.mode = next;
   const url = new URL(location.href);
-  if (mode === "rehearsal") url.searchParams.set("channel", "rehearsal");
+  if (state.mode === "rehearsal") url.searchParams.set("channel", "rehearsal");
   else url.searchParams.delete("channel");
   history.replaceState(null, "", url);
-  listIndex = -1;
-  confirmed = null;
-  say(mode === "rehearsal"
+  state.listIndex = -1;
+  state.confirmed = null;
+  say(state.mode === "rehearsal"
     ? "Rehearsal: your presses move the rehearsal screens only, never the audience’s."
     : "Live: your presses move what the audience sees.", "ok");
   render();
 }
 
 function jump(index) {
+  const { view } = state;
   if (!view) return;
   if (!Number.isInteger(index) || index < 0 || index > view.count) {
     say(`No cue ${index}: choose 0 to ${view.count}.`, "error");
@@ -483,22 +521,22 @@ const TARGET = {
   prev: (c) => c.from - 1,
   goto: (c) => c.index,
 };
-let confirmed = null; // the index our last acknowledged command moved to
 
 function onReply(msg) {
-  const command = msg.id ? sent.get(msg.id) : null;
-  if (msg.id) sent.delete(msg.id);
+  const command = msg.id ? state.sent.get(msg.id) : null;
+  if (msg.id) state.sent.delete(msg.id);
   if (msg.type === "ack") {
     if (command) {
       const prefix = command.channel === "rehearsal" ? "Rehearsal: " : "";
       say(`✓ ${prefix}${DONE[command.action](command)}`, "ok");
-      confirmed = command.channel === mode
+      state.confirmed = command.channel === state.mode
         ? (TARGET[command.action] || ((c) => c.from))(command) : null;
     }
     return;
   }
+  const known = command ? state.views[command.channel] : null;
   const stale = command && MOVES.has(command.action) && (/someone else moved/.test(msg.message) ||
-    (views[command.channel] && views[command.channel].index !== command.from));
+    (known && known.index !== command.from));
   if (msg.code === "conflict" && stale && !/follows/.test(msg.message)) {
     // Whether the move that beat this press has reached us yet or not, this is true:
     say(`⚠ Not moved: the cue was no longer at ${command.from} (a double press, or another ` +
@@ -522,7 +560,7 @@ function onReply(msg) {
 function resyncSoon(from, channel = "live") {
   const mine = session.generation;
   setTimeout(() => {
-    const known = views[channel];
+    const known = state.views[channel];
     if (!session.current(mine) || !known || known.index !== from) return;
     const { ws } = session.client;
     if (ws) ws.close(); // LiveClient reconnects and catches up
@@ -600,15 +638,16 @@ async function loadScript(token) {
   if (reply && reply.ok) {
     const data = await reply.json();
     if (mine !== session.generation) return;
-    if (Array.isArray(data.languages) && data.languages.length) languages = data.languages;
-    script.clear();
+    if (Array.isArray(data.languages) && data.languages.length) state.languages = data.languages;
+    state.script.clear();
     for (const cue of data.cues || []) {
-      const index = cue.index ?? cue.number;
-      script.set(index, { text: cue.text || {}, notes: cue.notes || "", label: cue.label || "" });
+      const { text, notes, label } = cue;
+      const known = { text: text || {}, notes: notes || "", label: label || "" };
+      state.script.set(cue.index ?? cue.number, known);
     }
-    scriptComplete = true;
+    state.scriptComplete = true;
     note.hidden = true;
-    if (view) { listCount = -1; render(); }
+    if (state.view) { state.listCount = -1; render(); }
     return;
   }
   note.hidden = false;
@@ -620,33 +659,35 @@ async function loadScript(token) {
 // -- connection ----------------------------------------------------------------------------
 
 function applyView(next, channel = "live") {
-  if (next.version && next.version !== seenVersion) {
-    const replaced = seenVersion !== null;
-    seenVersion = next.version;
+  if (next.version && next.version !== state.seenVersion) {
+    const replaced = state.seenVersion !== null;
+    state.seenVersion = next.version;
     if (replaced) { // an admin uploaded a new script: forget the old text
-      script.clear();
-      scriptComplete = false;
-      listCount = -1;
+      state.script.clear();
+      state.scriptComplete = false;
+      state.listCount = -1;
       loadScript(session.token());
       say("The script was replaced: the list shows the new one.", "ok");
     }
   }
-  views[channel] = next;
+  state.views[channel] = next;
   if (channel === "live") {
-    others.set(CITY, { follows: next.follows || null, languages: next.languages || [] });
+    state.others.set(CITY, channelSummary(next));
   }
-  if (channel !== mode) {
+  if (channel !== state.mode) {
     renderTools();
     return;
   }
-  view = next;
   // A confirmation of ours goes once the cue has moved on from it (another console, a GO).
-  if (confirmed !== null && next.index !== confirmed && $("message").classList.contains("ok")) {
+  const moved = state.confirmed !== null && next.index !== state.confirmed;
+  if (moved && $("message").classList.contains("ok")) {
     say("");
-    confirmed = null;
+    state.confirmed = null;
   }
-  if (next.languages && next.languages.length && !scriptComplete) languages = next.languages;
-  if (!languages.length && next.languages) languages = next.languages;
+  const langs = next.languages;
+  if ((langs && langs.length && !state.scriptComplete) || (!state.languages.length && langs)) {
+    state.languages = langs;
+  }
   remember(next.index, next.text, next.notes, next.label);
   remember(next.index + 1, next.next, next.next_notes, next.next_label);
   render();
@@ -665,14 +706,14 @@ const session = new Session({
     channels: ["cues:*", `rehearsal:${CITY}`],
     heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
     maxDelayMs: 5000, // and the console comes back within 5 s of the server
-    onConnection: (state) => {
-      live = state === "live";
-      if (!live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
+    onConnection: (connection) => {
+      state.live = connection === "live";
+      if (!state.live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
       render();
     },
     onWelcome: (msg, first) => {
       $("mode").hidden = false;
-      if (!scriptComplete) loadScript(session.token());
+      if (!state.scriptComplete) loadScript(session.token());
       if (first) $("console").focus();
     },
     onSnapshot,
@@ -681,21 +722,28 @@ const session = new Session({
   },
 });
 
+/** What the console keeps of a city's live channel: whom it follows, its script's languages. */
+function channelSummary(view) {
+  return { follows: view.follows || null, languages: view.languages || [] };
+}
+
 /** Why a welcome's token may not cue this city's surtitles, or null. */
 function refusal(msg) {
   if (msg.role === "admin" || (msg.role === "operator" && msg.city === CITY)) return null;
-  if (msg.role === "operator") return `This token is for the surtitles of ${msg.city}, not ${CITY}.`;
+  if (msg.role === "operator") {
+    return `This token is for the surtitles of ${msg.city}, not ${CITY}.`;
+  }
   if (msg.role === "public") return NOT_VALID;
   return "This token cannot cue surtitles: use an operator token.";
 }
 
 function onSnapshot(msg) {
-  city = msg.cities.find((c) => c.id === CITY) || city;
-  cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
-  if (city) $("city-name").textContent = `· ${city.name.en}`;
-  others.clear();
+  state.city = msg.cities.find((c) => c.id === CITY) || state.city;
+  state.cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
+  if (state.city) $("city-name").textContent = `· ${state.city.name.en}`;
+  state.others.clear();
   for (const [id, other] of Object.entries(msg.cues || {})) {
-    others.set(id, { follows: other.follows || null, languages: other.languages || [] });
+    state.others.set(id, channelSummary(other));
   }
   const cues = msg.cues ? msg.cues[CITY] : null;
   if (!cues) {
@@ -713,23 +761,14 @@ function onEvent(msg) {
   if (msg.city === CITY) {
     applyView(msg, channel);
   } else if (channel === "live") {
-    others.set(msg.city, { follows: msg.follows || null, languages: msg.languages || [] });
+    state.others.set(msg.city, channelSummary(msg));
     renderTools();
   }
 }
 
 /** After a sign-out (or a refused token): forget the console's knowledge, show the sign-in. */
 function forget(message) {
-  live = false;
-  view = null;
-  views.live = null;
-  views.rehearsal = null;
-  others.clear();
-  script.clear();
-  scriptComplete = false;
-  seenVersion = null;
-  sent.clear();
-  listCount = -1;
+  state.reset();
   $("script-list").replaceChildren();
   $("mode").hidden = true;
   $("signin-message").textContent = message;
