@@ -1,5 +1,5 @@
-// Cue text as DOM nodes, and which languages a screen shows: shared by the operator, display
-// and follow pages.
+// Shared by the operator, display and follow pages: cue text as DOM nodes, which languages a
+// screen shows, and which cue channel a page is on.
 //
 // A cue's text comes from the script as written (coordinator/scripts/): it may hold line breaks
 // and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT has them). Those
@@ -112,6 +112,31 @@ export function languageName(code) {
 export function cityFromPath(prefix) {
   const rest = location.pathname.slice(prefix.length).replace(/\/+$/, "");
   return decodeURIComponent(rest);
+}
+
+/** Whether the address asks for the rehearsal channel: ?channel=rehearsal, on every page. */
+export function rehearsalInAddress() {
+  return new URLSearchParams(location.search).get("channel") === "rehearsal";
+}
+
+/**
+ * The cue channel a projector or a phone shows: the city's live channel, or its rehearsal one
+ * with ?channel=rehearsal. Both pages choose it, and its events, the same way: ``topic`` to
+ * subscribe to, ``inSnapshot(msg)`` its public view in a snapshot (or null), ``owns(event)``
+ * whether an event is a cue event of it.
+ */
+export function audienceChannel(cityId) {
+  const rehearsal = rehearsalInAddress();
+  return {
+    rehearsal,
+    topic: `${rehearsal ? "rehearsal" : "cues"}:${cityId}`,
+    inSnapshot: (msg) => {
+      const views = rehearsal ? msg.rehearsal : msg.cues;
+      return views ? views[cityId] || null : null;
+    },
+    owns: (msg) => msg.kind === "cue" && msg.city === cityId &&
+      (msg.channel === "rehearsal") === rehearsal,
+  };
 }
 
 /** Keep the screen awake while the page is shown (a projector laptop, a phone held to follow

@@ -13,7 +13,7 @@
 //
 // This module is what the console does: commands, replies, keys, the connection. What it
 // knows is one ConsoleState (operator-state.js); operator-render.js draws it.
-import { cityFromPath } from "/static/cue-text.js";
+import { cityFromPath, rehearsalInAddress } from "/static/cue-text.js";
 import { render, renderMode, renderTools, updateRow } from "/static/operator-render.js";
 import { ConsoleState, channelSummary } from "/static/operator-state.js";
 import { NOT_VALID, Session, say as sayIn } from "/static/session.js";
@@ -24,9 +24,7 @@ const CITY = cityFromPath("/operator/");
 const RESYNC_AFTER_MS = 1500;
 const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
-const state = new ConsoleState(
-  CITY, new URLSearchParams(location.search).get("channel") === "rehearsal" ? "rehearsal" : "live",
-);
+const state = new ConsoleState(CITY, rehearsalInAddress() ? "rehearsal" : "live");
 
 // -- small helpers -------------------------------------------------------------------------
 
