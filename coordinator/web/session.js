@@ -1,6 +1,7 @@
 // The sign-in of the staff consoles (/coordinator and /operator/CITY): one token, typed into
 // the page's sign-in form, kept in this tab's sessionStorage (never in the address bar), sent
-// in the websocket's hello, and forgotten on Sign out or when the server does not take it.
+// in the websocket's hello, and forgotten on Sign out or when the server refuses it (unknown,
+// or revoked while the console was open).
 //
 // The page says who may use it (`refusal`) and what to forget on sign-out (`onSignOut`); the
 // session owns the form, the Sign out button, the connection badge and the LiveClient. Each
@@ -10,6 +11,9 @@ import { LiveClient } from "/static/client.js";
 
 /** The answer to a token the server does not know (before any welcome). */
 export const NOT_VALID = "This token is not valid. Check it and sign in again.";
+/** The answer to a token the server took, then refused: it was revoked meanwhile. */
+export const REVOKED = "This token no longer works (it was revoked): nothing was done. " +
+  "Sign in with a new one.";
 
 const CONNECTION_WORDS = {
   live: "connected", connecting: "connecting…", reconnecting: "reconnecting…", offline: "offline",
@@ -126,9 +130,10 @@ export class Session {
   }
 
   _reply(msg) {
-    // A token the server does not know is answered before the welcome: sign out at once.
-    if (msg.type === "error" && msg.code === "unauthorized" && this.role === null) {
-      this.signOut(NOT_VALID);
+    // `unauthorized` means the token does not work (docs/protocol.md): unknown, answered
+    // before the first welcome, or revoked since. Either way nothing more can be done with it.
+    if (msg.type === "error" && msg.code === "unauthorized") {
+      this.signOut(this.role === null ? NOT_VALID : REVOKED);
       return;
     }
     if (this.options.client.onReply) this.options.client.onReply(msg);

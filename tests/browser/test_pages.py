@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Tokens
-from tests.support.harness import ServerProcess
+from tests.support.harness import ROOT, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -120,3 +123,35 @@ def test_each_console_reads_only_its_own_saved_token(
     page.wait_for_timeout(300)  # a sign-in from the saved token would have connected by now
     expect(page.locator("#connection")).to_have_attribute("data-state", "offline")
     assert saved_token(page, "coordinator-token") == tokens.admin
+
+
+@pytest.mark.parametrize(("path", "key", "message"), CONSOLES)
+def test_a_token_revoked_while_signed_in_signs_out_both_consoles_the_same_way(
+    server: ServerProcess,
+    page: Any,
+    tokens: Tokens,
+    secrets_path: Path,
+    path: str,
+    key: str,
+    message: str,
+) -> None:
+    page.goto(server.url + path)
+    page.fill("#token", tokens.admin)
+    page.press("#token", "Enter")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    revoke = [sys.executable, "-m", "coordinator", "token", "revoke"]
+    revoke += [tokens.records["admin"].id, "--secrets", str(secrets_path)]
+    result = subprocess.run(revoke, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    if path == "/coordinator":
+        page.click('#actions button[data-state="preparing"]')
+    else:
+        page.keyboard.press("Space")  # GO
+    expect(page.locator(message)).to_contain_text("This token no longer works (it was revoked)")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#console")).to_be_hidden()
+    expect(page.locator("#connection")).to_have_text("offline")
+    assert saved_token(page, key) is None
+    state = server.get_json("/api/state")  # and nothing moved
+    assert {c["id"]: c["state"] for c in state["cities"]}["paris"] == "scheduled"
+    assert state["cues"]["paris"]["index"] == 0
