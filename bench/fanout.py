@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:
 
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 
-from coordinator import cues, protocol  # noqa: E402
+from coordinator import cue_state, protocol, scripts  # noqa: E402
 from coordinator.auth import add_token  # noqa: E402
 from coordinator.rules import Role  # noqa: E402
 from coordinator.schedule import iso_utc  # noqa: E402
@@ -500,20 +500,20 @@ class StatusFlow:
                 await ws.close()
 
 
-def reference_cue_text(seq: int, index: int, script: cues.Script) -> str:
+def reference_cue_text(seq: int, index: int, script: scripts.Script) -> str:
     """The cue event for the reference to broadcast: the one our server sent for this index in
     the last run of ours (seen by a probe viewer), with this seq; else built by the same code."""
     seen = OUR_CUE_EVENTS.get(index)
     if seen is not None:
         return protocol.encode({**seen, "seq": seq, "at": iso_utc(datetime.now(UTC))})
-    state = cues.CueState(index=index, count=len(script.cues))
+    state = cue_state.CueState(index=index, count=len(script.cues))
     message = {
         "type": "event",
         "seq": seq,
         "kind": "cue",
         "city": CITY,
         "at": iso_utc(datetime.now(UTC)),
-        **cues.cue_view(script, state, with_next=False),
+        **cue_state.cue_view(script, state, with_next=False),
     }
     return protocol.encode(message)
 
@@ -541,7 +541,7 @@ async def run_once(spec: Spec, workdir: Path) -> Run:
     clients: LoadClients | None = None
     profiler: subprocess.Popen[bytes] | None = None
     ws_url = f"ws://127.0.0.1:{server.port}/ws"
-    script = cues.load_script(SCRIPT)
+    script = scripts.load_script(SCRIPT)
     try:
         operator = await connect(ws_url, compression=None, open_timeout=10, max_size=None)
         status: StatusFlow | None = None

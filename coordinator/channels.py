@@ -14,21 +14,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from coordinator import cues
-from coordinator.cues import ChannelName, CueState
+from coordinator import cue_state
+from coordinator.cue_state import ChannelName, CueState
 from coordinator.protocol import CueCommand
 from coordinator.rules import Actor, Role, RuleError
+from coordinator.scripts.model import Script
 
 LIVE: ChannelName = "live"
 REHEARSAL: ChannelName = "rehearsal"
 
 
-def channel_key(city: str, channel: ChannelName = LIVE) -> str:
-    """Where a channel's state is stored: ``paris`` (live) or ``paris#rehearsal``."""
+def cue_key(city: str, channel: ChannelName = LIVE) -> str:
+    """A channel's cue key, where its state is stored: ``paris`` (live) or
+    ``paris#rehearsal``."""
     return city if channel == LIVE else f"{city}#{channel}"
 
 
-def split_key(key: str) -> tuple[str, ChannelName]:
+def split_cue_key(key: str) -> tuple[str, ChannelName]:
     city, _, channel = key.partition("#")
     return city, (REHEARSAL if channel == REHEARSAL else LIVE)
 
@@ -36,11 +38,12 @@ def split_key(key: str) -> tuple[str, ChannelName]:
 @dataclass(frozen=True)
 class ChannelEvent:
     """An event a cue command makes: what the audience of ``city``'s channel receives
-    (``data``, or nothing when ``audience`` is False) and what the city's staff receive."""
+    (``data``, or nothing when ``audience`` is False) and what the city's operators receive
+    (``operator_data``)."""
 
     city: str
     data: dict[str, Any]
-    staff: dict[str, Any]
+    operator_data: dict[str, Any]
     audience: bool
 
 
@@ -55,16 +58,17 @@ class CuePlan:
 
 
 @dataclass(frozen=True)
-class Channels:
-    """Every channel's stored state and every city's script: enough for any view."""
+class CueBoard:
+    """Every channel's stored state (by cue key) and every city's script: enough for any
+    view."""
 
     states: Mapping[str, CueState]
-    scripts: Mapping[str, cues.Script]
+    scripts: Mapping[str, Script]
 
     def state(self, key: str) -> CueState:
         """The stored state, sized to the city's current script (a shorter new script
         clamps the pointer rather than pointing past its end)."""
-        city, _ = split_key(key)
+        city, _ = split_cue_key(key)
         stored = self.states.get(key, CueState())
         script = self.scripts.get(city)
         count = len(script.cues) if script is not None else 0
@@ -77,41 +81,44 @@ class Channels:
 
     def followers(self, city: str) -> list[str]:
         return sorted(
-            key for key, s in self.states.items() if s.follows == city and split_key(key)[1] == LIVE
+            key
+            for key, s in self.states.items()
+            if s.follows == city and split_cue_key(key)[1] == LIVE
         )
 
     def public_view(self, key: str, state: CueState | None = None) -> dict[str, Any]:
         """What the channel's audience sees; a follower shows its leader's audience view."""
-        city, channel = split_key(key)
+        city, channel = split_cue_key(key)
         state = state if state is not None else self.state(key)
         if state.follows is not None:
             leader = self.state(state.follows)
-            view = cues.cue_view(self.scripts.get(state.follows), leader, with_next=False)
+            view = cue_state.cue_view(self.scripts.get(state.follows), leader, with_next=False)
             view["follows"] = state.follows
         else:
-            view = cues.cue_view(self.scripts.get(city), state, with_next=False)
+            view = cue_state.cue_view(self.scripts.get(city), state, with_next=False)
         view["channel"] = channel
         return view
 
-    def staff_view(self, key: str, state: CueState | None = None) -> dict[str, Any]:
+    def operator_view(self, key: str, state: CueState | None = None) -> dict[str, Any]:
         """What the channel's operators see: their pointer, the next cue, and what the
         audience sees now (``shown``)."""
-        city, channel = split_key(key)
+        city, channel = split_cue_key(key)
         state = state if state is not None else self.state(key)
-        view = cues.cue_view(self.scripts.get(city), state, with_next=True)
+        view = cue_state.cue_view(self.scripts.get(city), state, with_next=True)
         if state.follows is not None:
             public = self.public_view(key, state)
             view["shown"] = {k: public[k] for k in ("index", "blank", "text")}
         view["channel"] = channel
-        view["state"] = state_record(state)
+        view["state"] = state_fields(state)
         return view
 
-    def with_state(self, key: str, state: CueState) -> Channels:
+    def with_state(self, key: str, state: CueState) -> CueBoard:
         return replace(self, states={**self.states, key: state})
 
 
-def state_record(state: CueState) -> dict[str, Any]:
-    """A channel's state as stored (count is not: it comes from the script)."""
+def state_fields(state: CueState) -> dict[str, Any]:
+    """A channel's state in the operator's view (``count`` is not: it comes from the script).
+    The store keeps the same fields (``state/records.py``)."""
     return {
         "index": state.index,
         "blank": state.blank,
@@ -120,17 +127,6 @@ def state_record(state: CueState) -> dict[str, Any]:
         "shown_blank": state.shown_blank,
         "follows": state.follows,
     }
-
-
-def state_from_record(data: Mapping[str, Any]) -> CueState:
-    return CueState(
-        index=int(data.get("index", 0)),
-        blank=bool(data.get("blank", False)),
-        frozen=bool(data.get("frozen", False)),
-        shown_index=int(data.get("shown_index", 0)),
-        shown_blank=bool(data.get("shown_blank", False)),
-        follows=data.get("follows"),
-    )
 
 
 def _authorize(actor: Actor, city: str) -> None:
@@ -142,42 +138,42 @@ def _authorize(actor: Actor, city: str) -> None:
 
 
 def plan_cue_command(
-    command: CueCommand, actor: Actor, channels: Channels, known_cities: frozenset[str]
+    command: CueCommand, actor: Actor, board: CueBoard, known_cities: frozenset[str]
 ) -> CuePlan:
     """Check a cue command against the rules and compute its effect, or raise RuleError."""
     _authorize(actor, command.city)
-    key = channel_key(command.city, command.channel)
-    before = channels.state(key)
+    key = cue_key(command.city, command.channel)
+    before = board.state(key)
     if command.action == "follow":
         target = command.target or ""
         if target not in known_cities:
             raise RuleError("not_found", f"no city {target!r} in this event")
-        if target not in channels.scripts:
+        if target not in board.scripts:
             raise RuleError("conflict", f"{target} has no cue script to follow")
-        after = cues.start_following(
+        after = cue_state.start_following(
             before,
-            channels.state(target),
+            board.state(target),
             follower_city=command.city,
             leader_city=target,
-            follower_is_followed=bool(channels.followers(command.city)),
+            follower_is_followed=bool(board.followers(command.city)),
         )
     elif command.action == "unfollow":
-        after = cues.stop_following(before)
+        after = cue_state.stop_following(before)
     else:
-        if command.city not in channels.scripts:
+        if command.city not in board.scripts:
             raise RuleError("conflict", f"{command.city} has no cue script loaded")
-        after = cues.apply_cue(
+        after = cue_state.apply_cue(
             before, command.action, index=command.index, expected_from=command.expected_from
         )
-    updated = channels.with_state(key, after)
-    public_before = channels.public_view(key, before)
+    updated = board.with_state(key, after)
+    public_before = board.public_view(key, before)
     public_after = updated.public_view(key, after)
     audience_changed = _shown(public_before) != _shown(public_after) or command.action == "refresh"
     events = [
         ChannelEvent(
             city=command.city,
             data=public_after,
-            staff=updated.staff_view(key, after),
+            operator_data=updated.operator_view(key, after),
             # Moves of a frozen channel reach its operators only; its screens hear nothing
             # until release.
             audience=audience_changed or before.follows != after.follows,
@@ -186,11 +182,14 @@ def plan_cue_command(
     log: list[tuple[str, int, bool]] = []
     if command.channel == LIVE and audience_changed:
         log.append((command.city, public_after["index"], public_after["blank"]))
-        for follower in channels.followers(command.city):
+        for follower in board.followers(command.city):
             view = updated.public_view(follower)
             events.append(
                 ChannelEvent(
-                    city=follower, data=view, staff=updated.staff_view(follower), audience=True
+                    city=follower,
+                    data=view,
+                    operator_data=updated.operator_view(follower),
+                    audience=True,
                 )
             )
             log.append((follower, view["index"], view["blank"]))

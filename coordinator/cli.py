@@ -277,7 +277,7 @@ def config_to_serve(settings: Settings, given: bool) -> tuple[Settings, list[str
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from coordinator import cues, logs
+    from coordinator import logs, scripts
     from coordinator.app import create_app
     from coordinator.state import sqlite
     from coordinator.state.base import StoreError
@@ -312,7 +312,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else:
             sqlite.verify(settings.data_dir)
         app = create_app(settings)
-    except (config_mod.ConfigError, cues.ScriptError) as exc:
+    except (config_mod.ConfigError, scripts.ScriptError) as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
@@ -417,9 +417,9 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_cues_check(args: argparse.Namespace) -> int:
-    from coordinator import cues
+    from coordinator import scripts
 
-    ok, lines = cues.check_files(args.files)
+    ok, lines = scripts.check_files(args.files)
     for line in lines:
         print(line)
     return 0 if ok else 1

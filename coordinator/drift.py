@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from coordinator.cues import CueLogEntry
+from coordinator.cue_log import CueLogEntry
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ def to_command(message: OscMessage) -> tuple[str, CueCommand]:
     )
 
 
-Handler = Callable[[str, CueCommand], Awaitable[dict[str, object]]]
+# (token, command) -> "ack" or the refusal's error code, for the log line
+Handler = Callable[[str, CueCommand], Awaitable[str]]
 
 
 class OscServer(asyncio.DatagramProtocol):
@@ -145,14 +146,8 @@ class OscServer(asyncio.DatagramProtocol):
             task.add_done_callback(self.tasks.discard)
 
     async def _run(self, token: str, command: CueCommand, addr: tuple[str | object, ...]) -> None:
-        reply = await self.handler(token, command)
-        log.info(
-            "osc %s %s from %s: %s",
-            command.city,
-            command.action,
-            addr[0],
-            reply.get("code") or reply.get("type"),
-        )
+        result = await self.handler(token, command)
+        log.info("osc %s %s from %s: %s", command.city, command.action, addr[0], result)
 
 
 def encode_message(address: str, *args: int | float | str) -> bytes:

@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from coordinator.cues import CHANNELS, CUE_ACTIONS, ChannelName, CueAction
+from coordinator.cue_state import CHANNELS, CUE_ACTIONS, ChannelName, CueAction
 from coordinator.rules import State
 
 MAX_MESSAGE_BYTES = 4096
@@ -35,7 +35,7 @@ ERROR_CODES = (
     "unavailable",
 )
 
-_CHANNEL_RE = re.compile(r"^(status|cues|rehearsal):(\*|[a-z0-9-]{1,40})$")
+_TOPIC_RE = re.compile(r"^(status|cues|rehearsal):(\*|[a-z0-9-]{1,40})$")
 # Control characters other than a line break have no business in a note, and lone surrogates
 # cannot be encoded as UTF-8 at all; both are refused rather than stored.
 _FORBIDDEN_CHARS_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -56,7 +56,8 @@ class Hello:
     token: str | None = None
     since: int | None = None
     epoch: str | None = None
-    channels: tuple[str, ...] | None = None  # None: every channel
+    # The subscription topics; the JSON field is "channels". None: every topic.
+    topics: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,12 @@ def parse_client_object(raw: dict[str, Any]) -> ClientMessage:
     reader = _Fields(raw, str(msg_type), command_id)
     if msg_type == "hello":
         reader.only("type", "token", "since", "epoch", "channels")
-        channels = reader.channels("channels")
+        topics = reader.topics("channels")
         return Hello(
             token=reader.text("token", required=False, max_chars=256),
             since=reader.integer("since", required=False, minimum=0),
             epoch=reader.text("epoch", required=False, max_chars=64),
-            channels=channels,
+            topics=topics,
         )
     if msg_type == "status":
         reader.only("type", "id", "city", "state", "note", "delay_minutes")
@@ -299,16 +300,17 @@ class _Fields:
             raise self.error(field, f"longer than {MAX_NOTE_CHARS} characters")
         return note
 
-    def channels(self, field: str) -> tuple[str, ...] | None:
+    def topics(self, field: str) -> tuple[str, ...] | None:
         value = self.raw.get(field)
         if value is None:
             return None
         if not isinstance(value, list) or len(value) > 32:
             raise self.error(field, 'must be a list such as ["cues:paris", "status:*"]')
         for item in value:
-            if not isinstance(item, str) or not _CHANNEL_RE.match(item):
+            if not isinstance(item, str) or not _TOPIC_RE.match(item):
                 raise self.error(
-                    field, f"{str(item)[:60]!r} is not a channel (status:CITY, cues:CITY, or :*)"
+                    field,
+                    f"{str(item)[:60]!r} is not a topic (status:CITY, cues:CITY, rehearsal:CITY, or :*)",
                 )
         return tuple(value)
 
@@ -329,18 +331,18 @@ def ack_message(command_id: str, seq: int) -> dict[str, Any]:
     return {"type": "ack", "id": command_id, "seq": seq}
 
 
-def channel_of(kind: str, city: str, cue_channel: str = "live") -> str:
-    """The channel an event belongs to: live cue changes on ``cues:CITY``, rehearsal ones on
-    ``rehearsal:CITY``, the rest on ``status:CITY``."""
+def topic_of(kind: str, city: str, cue_channel: str = "live") -> str:
+    """The topic an event is published on: live cue changes on ``cues:CITY``, rehearsal ones
+    on ``rehearsal:CITY``, the rest on ``status:CITY``."""
     if kind != "cue":
         return f"status:{city}"
     return f"{'rehearsal' if cue_channel == 'rehearsal' else 'cues'}:{city}"
 
 
-def wants(channels: tuple[str, ...] | None, channel: str) -> bool:
-    """Whether a client that asked for ``channels`` receives events of ``channel``. Without a
+def wants(topics: tuple[str, ...] | None, topic: str) -> bool:
+    """Whether a client that asked for ``topics`` receives events of ``topic``. Without a
     choice a client gets everything but rehearsals, which only go to those who ask."""
-    if channels is None:
-        return not channel.startswith("rehearsal:")
-    family = channel.split(":", 1)[0]
-    return channel in channels or f"{family}:*" in channels
+    if topics is None:
+        return not topic.startswith("rehearsal:")
+    family = topic.split(":", 1)[0]
+    return topic in topics or f"{family}:*" in topics

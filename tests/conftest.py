@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,19 +13,19 @@ import pytest
 
 from coordinator.auth import TokenRecord, add_token
 from coordinator.rules import Role
-from tests.harness import CHROMIUM, SHIPPED_CONFIG, ServerProcess, WsClient, skip_or_fail
+from tests.support.harness import (
+    CHROMIUM,
+    ServerProcess,
+    WsClient,
+    copy_shipped_config,
+    skip_or_fail,
+)
 
 
 @pytest.fixture
 def config_path(tmp_path: Path) -> Path:
     """A private copy of the shipped config (tests may edit it)."""
-    target = tmp_path / "config" / "cities.yaml"
-    target.parent.mkdir(parents=True)
-    shutil.copy(SHIPPED_CONFIG, target)
-    scripts = SHIPPED_CONFIG.parent / "scripts"
-    if scripts.is_dir():
-        shutil.copytree(scripts, target.parent / "scripts")
-    return target
+    return copy_shipped_config(tmp_path)
 
 
 @pytest.fixture

@@ -5,27 +5,29 @@ a ``seq`` that rises by one per change, and an ``epoch`` naming that history. It
 commands atomically through the core's rules and tells its listeners about each new event,
 in ``seq`` order, after the event is durable. It knows nothing about sockets.
 
-The pure planning functions here (:func:`plan_status`, :func:`plan_cue`) are shared by every
-backend, so the rules cannot drift between them.
+What a command changes is computed by the pure planning in :mod:`coordinator.plans`, shared
+by every backend so the rules cannot drift between them; how each thing is stored is
+:mod:`coordinator.state.records`. This module is only the interface and the types that cross it.
 """
 
 from __future__ import annotations
 
 import abc
-import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from coordinator import cues, protocol, views
-from coordinator.channels import Channels, plan_cue_command, summary
+from coordinator import protocol, scripts
+from coordinator.channels import CueBoard
 from coordinator.config import Config
-from coordinator.protocol import Command, CueCommand, StatusCommand
-from coordinator.rules import Actor, CityStatus, RuleError, State, apply_status
-from coordinator.schedule import iso_utc, parse_iso_utc
+from coordinator.cue_log import CueLogEntry
+from coordinator.cue_state import CueState
+from coordinator.plans import EventKind, Plan, PlannedEvent, plan_cue, plan_status
+from coordinator.protocol import Command, StatusCommand
+from coordinator.rules import Actor, CityStatus, RuleError
+from coordinator.schedule import iso_utc
 
-EventKind = Literal["status", "presence", "cue"]
 # How far back a reconnecting client may ask to be replayed; older gaps get a snapshot.
 MAX_REPLAY_EVENTS = 1000
 
@@ -47,9 +49,9 @@ class StoredEvent:
     city: str
     at: datetime
     data: Mapping[str, Any]
-    # What the city's staff receive instead of ``data`` (cue events: the operator's view).
-    staff: Mapping[str, Any] | None = None
-    # False: only the city's staff receive it (moves of a frozen channel).
+    # What the city's operators receive instead of ``data`` (cue events: the operator's view).
+    operator_data: Mapping[str, Any] | None = None
+    # False: only the city's operators receive it (moves of a frozen channel).
     audience: bool = True
 
     def _header(self) -> dict[str, Any]:
@@ -65,19 +67,33 @@ class StoredEvent:
         """The event as the audience receives it."""
         return {**self._header(), **self.data}
 
-    def staff_message(self) -> dict[str, Any]:
-        """The event as the city's staff receive it."""
-        return {**self.message(), **(self.staff or {})}
+    def operator_message(self) -> dict[str, Any]:
+        """The event as the city's operators (and other staff of the city) receive it."""
+        return {**self.message(), **(self.operator_data or {})}
 
     def hidden_message(self) -> dict[str, Any]:
-        """What a client following every channel gets of an event it may not see (a frozen
+        """What a client following every topic gets of an event it may not see (a frozen
         channel's move): its number only, so its seq stays contiguous and a real gap is
         still a gap."""
         return {**self._header(), "channel": self.data.get("channel", "live"), "hidden": True}
 
+    @classmethod
+    def planned(cls, event: PlannedEvent, seq: int, at: datetime) -> StoredEvent:
+        """A planned event once the store has numbered and timed it."""
+        return cls(
+            seq=seq,
+            kind=event.kind,
+            city=event.city,
+            at=at,
+            data=event.data,
+            operator_data=event.operator_data,
+            audience=event.audience,
+        )
+
     @property
-    def channel(self) -> str:
-        return protocol.channel_of(self.kind, self.city, str(self.data.get("channel", "live")))
+    def topic(self) -> str:
+        """The subscription topic the event is published on (``cues:paris``, ...)."""
+        return protocol.topic_of(self.kind, self.city, str(self.data.get("channel", "live")))
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,24 @@ class AuditEntry:
     after: str
     note: str
     command_id: str
+
+    @classmethod
+    def of_plan(
+        cls, plan: Plan, seq: int, actor: Actor, command_id: str, at: datetime
+    ) -> AuditEntry:
+        """The audit entry of an accepted command, carrying its first event's ``seq``."""
+        return cls(
+            seq=seq,
+            at=at,
+            role=actor.role.value,
+            actor=actor.name,
+            city=plan.city,
+            kind=plan.kind,
+            before=plan.audit_before,
+            after=plan.audit_after,
+            note=plan.note,
+            command_id=command_id,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +150,7 @@ class Snapshot:
     seq: int
     statuses: Mapping[str, CityStatus]
     online: Mapping[str, bool]
-    channels: Channels
+    board: CueBoard
 
 
 @dataclass(frozen=True)
@@ -130,62 +164,17 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class PlannedEvent:
-    kind: EventKind
-    city: str
-    data: dict[str, Any]
-    staff: dict[str, Any] | None = None
-    audience: bool = True
-
-    def stored(self, seq: int, at: datetime) -> StoredEvent:
-        return StoredEvent(
-            seq=seq,
-            kind=self.kind,
-            city=self.city,
-            at=at,
-            data=self.data,
-            staff=self.staff,
-            audience=self.audience,
-        )
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one accepted command changes; a backend writes all of it atomically: the events
-    (numbered in order from the next seq), the new state, the cue log lines, and one audit
-    entry carrying the first event's seq."""
-
-    events: list[PlannedEvent]
-    city: str
-    kind: str
-    audit_before: str
-    audit_after: str
-    note: str
-    status: CityStatus | None = None
-    cue_key: str | None = None
-    cue_state: cues.CueState | None = None
-    cue_log: list[tuple[str, int, bool]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class ScriptUpload:
     """A script uploaded over HTTP, kept by the store so it survives restarts and reaches
-    every process: its format, its text (one per language for SRT/VTT) and its version."""
+    every process: its file format (csv, tsv, yaml, srt, vtt), its text (one per language for
+    SRT/VTT) and its version."""
 
-    kind: str
+    format: str
     files: Mapping[str, str]
     version: str
 
-    def parse(self, city: str) -> cues.Script:
-        return cues.parse_upload(self.kind, self.files, name=f"{city}-upload")
-
-    def as_json(self) -> str:
-        return json.dumps({"kind": self.kind, "files": dict(self.files), "version": self.version})
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> ScriptUpload:
-        data = json.loads(text)
-        return cls(kind=data["kind"], files=data["files"], version=data["version"])
+    def parse(self, city: str) -> scripts.Script:
+        return scripts.parse_upload(self.format, self.files, name=f"{city}-upload")
 
 
 Listener = Callable[[StoredEvent], Awaitable[None]]
@@ -197,7 +186,7 @@ class Store(abc.ABC):
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.scripts: dict[str, cues.Script] = {}
+        self.scripts: dict[str, scripts.Script] = {}
         self._listeners: list[Listener] = []
         self._reset_listeners: list[ResetListener] = []
 
@@ -230,7 +219,7 @@ class Store(abc.ABC):
     async def audit(self, city: str | None = None) -> list[AuditEntry]: ...
 
     @abc.abstractmethod
-    async def cue_log(self, city: str) -> list[cues.CueLogEntry]: ...
+    async def cue_log(self, city: str) -> list[CueLogEntry]: ...
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -272,7 +261,7 @@ class Store(abc.ABC):
 
     # -- shared helpers -----------------------------------------------------------------------
 
-    def set_script(self, city: str, script: cues.Script | None) -> None:
+    def set_script(self, city: str, script: scripts.Script | None) -> None:
         """Install (or remove) a city's cue script; positions are kept by the store."""
         if script is None:
             self.scripts.pop(city, None)
@@ -285,121 +274,20 @@ class Store(abc.ABC):
         actor: Actor,
         now: datetime,
         status: CityStatus,
-        cue_states: Mapping[str, cues.CueState],
+        cue_states: Mapping[str, CueState],
     ) -> Plan:
         """Check and compute a command's effect from the current state (pure); raises
-        ``RuleError``. ``cue_states`` holds every channel's stored state, by channel key."""
+        ``RuleError``. ``cue_states`` holds every channel's stored state, by cue key."""
         city = self.config.city(command.city)
         if city is None:
             raise RuleError("not_found", f"no city {command.city!r} in this event")
         if isinstance(command, StatusCommand):
             return plan_status(command, actor, now, status, city.start_utc)
-        return plan_cue(command, actor, Channels(cue_states, dict(self.scripts)), self.city_ids)
+        return plan_cue(command, actor, CueBoard(cue_states, dict(self.scripts)), self.city_ids)
 
     @property
     def city_ids(self) -> frozenset[str]:
         return frozenset(self.config.city_ids)
 
-    def channels(self, cue_states: Mapping[str, cues.CueState]) -> Channels:
-        return Channels(dict(cue_states), dict(self.scripts))
-
-
-def command_key(actor: Actor, command_id: str) -> str:
-    """Idempotency key: the same ``id`` from the same token is one command."""
-    return f"{actor.role.value}:{actor.name}:{command_id}"
-
-
-def plan_status(
-    command: StatusCommand,
-    actor: Actor,
-    now: datetime,
-    current: CityStatus,
-    scheduled_start_utc: datetime,
-) -> Plan:
-    new = apply_status(
-        current,
-        city=command.city,
-        scheduled_start_utc=scheduled_start_utc,
-        actor=actor,
-        state=command.state,
-        note=command.note,
-        delay_minutes=command.delay_minutes,
-        now=now,
-    )
-    return Plan(
-        events=[PlannedEvent(kind="status", city=command.city, data=views.status_fields(new))],
-        city=command.city,
-        kind="status",
-        audit_before=current.state.value,
-        audit_after=new.state.value,
-        note=new.note,
-        status=new,
-    )
-
-
-def plan_cue(
-    command: CueCommand, actor: Actor, channels: Channels, known_cities: frozenset[str]
-) -> Plan:
-    cue_plan = plan_cue_command(command, actor, channels, known_cities)
-    action = command.action + (f" {command.target}" if command.target else "")
-    return Plan(
-        events=[
-            PlannedEvent(kind="cue", city=e.city, data=e.data, staff=e.staff, audience=e.audience)
-            for e in cue_plan.events
-        ],
-        city=command.city,
-        kind="cue" if command.channel == "live" else f"cue {command.channel}",
-        audit_before=summary(cue_plan.before),
-        audit_after=summary(cue_plan.after),
-        note=action,
-        cue_key=cue_plan.key,
-        cue_state=cue_plan.after,
-        cue_log=cue_plan.log,
-    )
-
-
-def presence_plan(city: str, online: bool) -> Plan:
-    return Plan(
-        events=[PlannedEvent(kind="presence", city=city, data={"online": online})],
-        city=city,
-        kind="presence",
-        audit_before="",
-        audit_after="",
-        note="",
-    )
-
-
-# -- serialisation shared by the backends ------------------------------------------------------
-
-
-def _iso_or_none(value: datetime | None) -> str | None:
-    return iso_utc(value) if value else None
-
-
-def _dt_or_none(value: str | None) -> datetime | None:
-    return parse_iso_utc(value) if value else None
-
-
-def status_to_record(status: CityStatus) -> dict[str, Any]:
-    """Everything a backend keeps of a status, as JSON-ready data."""
-    return {
-        "state": status.state.value,
-        "note": status.note,
-        "delay_minutes": status.delay_minutes,
-        "expected_start_utc": _iso_or_none(status.expected_start_utc),
-        "updated_at": _iso_or_none(status.updated_at),
-        "calendar_revision": status.calendar_revision,
-        "calendar_changed_at": _iso_or_none(status.calendar_changed_at),
-    }
-
-
-def status_from_record(data: Mapping[str, Any]) -> CityStatus:
-    return CityStatus(
-        state=State(data["state"]),
-        note=str(data.get("note", "")),
-        delay_minutes=int(data.get("delay_minutes", 0)),
-        expected_start_utc=_dt_or_none(data.get("expected_start_utc")),
-        updated_at=_dt_or_none(data.get("updated_at")),
-        calendar_revision=int(data.get("calendar_revision", 0)),
-        calendar_changed_at=_dt_or_none(data.get("calendar_changed_at")),
-    )
+    def board(self, cue_states: Mapping[str, CueState]) -> CueBoard:
+        return CueBoard(dict(cue_states), dict(self.scripts))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -29,27 +28,25 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from coordinator import cues
-from coordinator.channels import LIVE, REHEARSAL, channel_key, state_from_record, state_record
+from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
+from coordinator.cue_log import CueLogEntry
+from coordinator.cue_state import CueState
+from coordinator.plans import Plan, command_key, presence_plan
 from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
-from coordinator.schedule import iso_utc, parse_iso_utc
+from coordinator.schedule import iso_utc
+from coordinator.state import records
 from coordinator.state.base import (
     MAX_REPLAY_EVENTS,
     AuditEntry,
     Outcome,
-    Plan,
     ScriptUpload,
     Snapshot,
     Store,
     StoredEvent,
     StoreError,
     StoreUnavailable,
-    command_key,
-    presence_plan,
-    status_from_record,
-    status_to_record,
 )
 from coordinator.state.redis_connect import safe_url
 
@@ -92,7 +89,7 @@ class RedisStore(Store):
         # comes back empty. Kept up to date from the stream.
         self._seq = 0
         self._statuses: dict[str, CityStatus] = {}
-        self._cue_states: dict[str, cues.CueState] = {}
+        self._cue_states: dict[str, CueState] = {}
         self._online: dict[str, bool] = {}
         self._presence_lock = asyncio.Lock()
         self._local_coordinators: dict[str, int] = {}
@@ -206,9 +203,9 @@ class RedisStore(Store):
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self.key("seq"), self._seq)
         for city, status in self._statuses.items():
-            pipe.hset(self.key("status"), city, json.dumps(status_to_record(status)))
+            pipe.hset(self.key("status"), city, records.encode_status(status))
         for key, cue in self._cue_states.items():
-            pipe.hset(self.key("cue"), key, json.dumps(state_record(cue)))
+            pipe.hset(self.key("cue"), key, records.encode_cue_state(cue))
         await pipe.execute()
 
     async def _load(self) -> None:
@@ -221,8 +218,8 @@ class RedisStore(Store):
         epoch, seq, statuses, cue_states = await pipe.execute()
         self.epoch = str(epoch) if epoch else self.epoch
         self._seq = int(seq or 0)
-        self._statuses = {k: status_from_record(json.loads(v)) for k, v in statuses.items()}
-        self._cue_states = {k: state_from_record(json.loads(v)) for k, v in cue_states.items()}
+        self._statuses = {k: records.decode_status(v) for k, v in statuses.items()}
+        self._cue_states = {k: records.decode_cue_state(v) for k, v in cue_states.items()}
         self._online = await self._presence_map()
         self._last_id = f"{self._seq}-0"
 
@@ -234,7 +231,7 @@ class RedisStore(Store):
             seq=self._seq,
             statuses=dict(self._statuses),
             online=dict(self._online),
-            channels=self.channels(self._cue_states),
+            board=self.board(self._cue_states),
         )
 
     async def events_since(self, seq: int) -> list[StoredEvent] | None:
@@ -256,19 +253,15 @@ class RedisStore(Store):
             rows = await self.redis.lrange(self.key("audit"), 0, -1)
         except UNAVAILABLE as exc:
             raise StoreUnavailable("Redis is unreachable") from exc
-        entries = [_audit_from_json(json.loads(r)) for r in rows]
+        entries = [records.decode_audit(r) for r in rows]
         return [e for e in entries if city is None or e.city == city]
 
-    async def cue_log(self, city: str) -> list[cues.CueLogEntry]:
+    async def cue_log(self, city: str) -> list[CueLogEntry]:
         try:
             rows = await self.redis.lrange(self.key(f"cuelog:{city}"), 0, -1)
         except UNAVAILABLE as exc:
             raise StoreUnavailable("Redis is unreachable") from exc
-        result = []
-        for row in rows:
-            at, index, blank = json.loads(row)
-            result.append(cues.CueLogEntry(at=parse_iso_utc(at), index=index, blank=bool(blank)))
-        return result
+        return [records.decode_cue_log(row) for row in rows]
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -297,10 +290,8 @@ class RedisStore(Store):
                     raw_status = await pipe.hget(self.key("status"), command.city)
                     raw_cues = await pipe.hgetall(self.key("cue"))
                     seq = int(await pipe.get(self.key("seq")) or 0)
-                    status = (
-                        status_from_record(json.loads(raw_status)) if raw_status else CityStatus()
-                    )
-                    cue_states = {k: state_from_record(json.loads(v)) for k, v in raw_cues.items()}
+                    status = records.decode_status(raw_status) if raw_status else CityStatus()
+                    cue_states = {k: records.decode_cue_state(v) for k, v in raw_cues.items()}
                     if isinstance(command, CueCommand):
                         await self._follow_script(command.city)
                         if command.target:
@@ -321,17 +312,18 @@ class RedisStore(Store):
         """Append the plan's events after ``last_seq``, in one transaction with the state."""
         events = []
         for seq, planned in enumerate(plan.events, start=last_seq + 1):
-            event = planned.stored(seq, now)
+            event = StoredEvent.planned(planned, seq, now)
             fields: dict[str, Any] = {
                 "seq": seq,
                 "kind": event.kind,
                 "city": event.city,
                 "at": iso_utc(now),
-                "data": json.dumps(event.data),
-                "audience": int(event.audience),
+                "data": records.encode_event_data(event.data),
+                "audience": records.encode_audience(event.audience),
             }
-            if event.staff is not None:
-                fields["staff"] = json.dumps(event.staff)
+            staff = records.encode_event_staff(event.operator_data)
+            if staff is not None:
+                fields["staff"] = staff
             pipe.xadd(
                 self.key("events"),
                 fields,
@@ -347,32 +339,20 @@ class RedisStore(Store):
         self, pipe: Any, plan: Plan, seq: int, actor: Actor, command_id: str, now: datetime
     ) -> None:
         if plan.status is not None:
-            pipe.hset(self.key("status"), plan.city, json.dumps(status_to_record(plan.status)))
+            pipe.hset(self.key("status"), plan.city, records.encode_status(plan.status))
         if plan.cue_key is not None and plan.cue_state is not None:
-            pipe.hset(self.key("cue"), plan.cue_key, json.dumps(state_record(plan.cue_state)))
+            pipe.hset(self.key("cue"), plan.cue_key, records.encode_cue_state(plan.cue_state))
         for city, index, blank in plan.cue_log:
-            # The time to the microsecond: the WebVTT export times lines with it.
-            pipe.rpush(self.key(f"cuelog:{city}"), json.dumps([now.isoformat(), index, blank]))
-        entry = AuditEntry(
-            seq=seq,
-            at=now,
-            role=actor.role.value,
-            actor=actor.name,
-            city=plan.city,
-            kind=plan.kind,
-            before=plan.audit_before,
-            after=plan.audit_after,
-            note=plan.note,
-            command_id=command_id,
-        )
-        pipe.rpush(self.key("audit"), json.dumps(entry.as_dict()))
+            pipe.rpush(self.key(f"cuelog:{city}"), records.encode_cue_log(now, index, blank))
+        entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
+        pipe.rpush(self.key("audit"), records.encode_audit(entry))
 
     # -- uploaded scripts ---------------------------------------------------------------------
 
     async def save_script(self, city: str, upload: ScriptUpload) -> None:
         try:
             pipe = self.redis.pipeline(transaction=True)
-            pipe.hset(self.key("scripts"), city, upload.as_json())
+            pipe.hset(self.key("scripts"), city, records.encode_script_upload(upload))
             pipe.hset(self.key("script_version"), city, upload.version)
             await pipe.execute()
         except UNAVAILABLE as exc:
@@ -380,7 +360,7 @@ class RedisStore(Store):
 
     async def stored_scripts(self) -> dict[str, ScriptUpload]:
         rows = await self.redis.hgetall(self.key("scripts"))
-        return {city: ScriptUpload.from_json(data) for city, data in rows.items()}
+        return {city: records.decode_script_upload(data) for city, data in rows.items()}
 
     async def _follow_script(self, city: str, version: str | None = None) -> None:
         """Load the uploaded script of ``city`` when another process replaced it."""
@@ -393,7 +373,7 @@ class RedisStore(Store):
         if raw is None:
             return
         try:
-            self.set_script(city, ScriptUpload.from_json(raw).parse(city))
+            self.set_script(city, records.decode_script_upload(raw).parse(city))
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
 
@@ -506,7 +486,7 @@ class RedisStore(Store):
                         self._last_id = entry_id
                         if event.seq <= self._seq:
                             continue
-                        own_view = event.staff or {}
+                        own_view = event.operator_data or {}
                         if event.kind == "cue" and own_view.get("version"):
                             # The city's own script (a follower's data shows the leader's).
                             await self._follow_script(event.city, str(own_view["version"]))
@@ -539,39 +519,21 @@ class RedisStore(Store):
         self._seq = event.seq
         data = event.data
         if event.kind == "status":
-            self._statuses[event.city] = status_from_record(data)
-        elif event.kind == "cue" and event.staff is not None:
-            key = channel_key(event.city, REHEARSAL if data.get("channel") == REHEARSAL else LIVE)
-            self._cue_states[key] = state_from_record(event.staff["state"])
+            self._statuses[event.city] = records.status_from_record(data)
+        elif event.kind == "cue" and event.operator_data is not None:
+            key = cue_key(event.city, REHEARSAL if data.get("channel") == REHEARSAL else LIVE)
+            self._cue_states[key] = records.cue_state_from_record(event.operator_data["state"])
         elif event.kind == "presence":
             self._online[event.city] = bool(data["online"])
 
 
 def _event_from_entry(fields: dict[str, str]) -> StoredEvent:
-    kind = fields["kind"]
-    if kind not in ("status", "presence", "cue"):
-        raise ValueError(f"unknown event kind {kind!r} in the stream")
-    return StoredEvent(
-        seq=int(fields["seq"]),
-        kind=kind,  # type: ignore[arg-type]  # checked just above
+    return records.decode_event(
+        seq=fields["seq"],
+        kind=fields["kind"],
         city=fields["city"],
-        at=parse_iso_utc(fields["at"]),
-        data=json.loads(fields["data"]),
-        staff=json.loads(fields["staff"]) if fields.get("staff") else None,
-        audience=fields.get("audience", "1") == "1",
-    )
-
-
-def _audit_from_json(data: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(
-        seq=data["seq"],
-        at=parse_iso_utc(data["at"]),
-        role=data["role"],
-        actor=data["actor"],
-        city=data["city"],
-        kind=data["kind"],
-        before=data["from"],
-        after=data["to"],
-        note=data["note"],
-        command_id=data["command_id"],
+        at=fields["at"],
+        data=fields["data"],
+        staff=fields.get("staff"),
+        audience=fields.get("audience"),
     )

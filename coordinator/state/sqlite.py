@@ -9,7 +9,6 @@ tell the listeners" one step, so listeners hear events in ``seq`` order.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -18,31 +17,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from coordinator import cues
-from coordinator.channels import state_from_record, state_record
 from coordinator.config import Config
+from coordinator.cue_log import CueLogEntry
+from coordinator.cue_state import CueState
+from coordinator.plans import Plan, command_key, presence_plan
 from coordinator.protocol import Command
 from coordinator.rules import Actor, CityStatus
-from coordinator.schedule import iso_utc, parse_iso_utc
+from coordinator.schedule import iso_utc
+from coordinator.state import records
 from coordinator.state.base import (
     MAX_REPLAY_EVENTS,
     AuditEntry,
     Outcome,
-    Plan,
     ScriptUpload,
     Snapshot,
     Store,
     StoredEvent,
     StoreError,
-    command_key,
-    presence_plan,
-    status_from_record,
-    status_to_record,
 )
 
 T = TypeVar("T")
 DB_NAME = "coordinator.sqlite3"
 SCHEMA_VERSION = "2"
+_SELECT_EVENTS = "SELECT seq, kind, city, at, data, staff, audience FROM events"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,18 +99,17 @@ def _check_rows(conn: sqlite3.Connection) -> None:
     file's structure, and a row with broken bytes or JSON would fail later, mid-event."""
     conn.text_factory = lambda raw: raw.decode("utf-8")  # strict: broken bytes raise
     for (data,) in conn.execute("SELECT data FROM city_status"):
-        status_from_record(json.loads(data))
+        records.decode_status(data)
     for (data,) in conn.execute("SELECT data FROM cue_state"):
-        state_from_record(json.loads(data))
+        records.decode_cue_state(data)
     for (data,) in conn.execute("SELECT data FROM scripts"):
-        ScriptUpload.from_json(data)
-    for data, staff in conn.execute("SELECT data, staff FROM events"):
-        json.loads(data)
-        if staff is not None:
-            json.loads(staff)
-    for (at,) in conn.execute("SELECT at FROM cue_log"):
-        parse_iso_utc(at)
-    conn.execute("SELECT * FROM audit").fetchall()
+        records.decode_script_upload(data)
+    for row in conn.execute(_SELECT_EVENTS):
+        _event_from_row(row)
+    for at, idx, blank in conn.execute("SELECT at, idx, blank FROM cue_log"):
+        records.cue_log_entry(at, idx, blank)
+    for row in conn.execute("SELECT * FROM audit"):
+        records.audit_from_columns(row)
 
 
 class SqliteStore(Store):
@@ -169,7 +165,7 @@ class SqliteStore(Store):
             "(SELECT MAX(seq) FROM events WHERE kind = 'presence' GROUP BY city)"
         ).fetchall()
         for city, data in rows:
-            if json.loads(data).get("online"):
+            if records.decode_event_data(data).get("online"):
                 self._presence_sync(city, False, datetime.now(UTC))
 
     async def close(self) -> None:
@@ -193,7 +189,7 @@ class SqliteStore(Store):
         conn = self._conn
         seq = self._seq_sync()
         statuses = {
-            city: status_from_record(json.loads(data))
+            city: records.decode_status(data)
             for city, data in conn.execute("SELECT city, data FROM city_status")
         }
         return Snapshot(
@@ -201,13 +197,13 @@ class SqliteStore(Store):
             seq=seq,
             statuses=statuses,
             online=dict(self._online),
-            channels=self.channels(self._cue_states_sync()),
+            board=self.board(self._cue_states_sync()),
         )
 
-    def _cue_states_sync(self) -> dict[str, cues.CueState]:
+    def _cue_states_sync(self) -> dict[str, CueState]:
         assert self._conn is not None
-        rows = self._conn.execute("SELECT channel, data FROM cue_state")
-        return {key: state_from_record(json.loads(data)) for key, data in rows}
+        rows = self._conn.execute("SELECT channel, data FROM cue_state")  # channel: the cue key
+        return {key: records.decode_cue_state(data) for key, data in rows}
 
     def _seq_sync(self) -> int:
         assert self._conn is not None
@@ -222,23 +218,8 @@ class SqliteStore(Store):
         current = self._seq_sync()
         if seq > current or current - seq > MAX_REPLAY_EVENTS:
             return None
-        rows = self._conn.execute(
-            "SELECT seq, kind, city, at, data, staff, audience FROM events WHERE seq > ? "
-            "ORDER BY seq",
-            (seq,),
-        )
-        return [
-            StoredEvent(
-                seq=row[0],
-                kind=row[1],
-                city=row[2],
-                at=parse_iso_utc(row[3]),
-                data=json.loads(row[4]),
-                staff=json.loads(row[5]) if row[5] else None,
-                audience=bool(row[6]),
-            )
-            for row in rows
-        ]
+        rows = self._conn.execute(_SELECT_EVENTS + " WHERE seq > ? ORDER BY seq", (seq,))
+        return [_event_from_row(row) for row in rows]
 
     async def audit(self, city: str | None = None) -> list[AuditEntry]:
         return await self._run(self._audit_sync, city)
@@ -251,33 +232,19 @@ class SqliteStore(Store):
             query += " WHERE city = ?"
             params = (city,)
         return [
-            AuditEntry(
-                seq=r[0],
-                at=parse_iso_utc(r[1]),
-                role=r[2],
-                actor=r[3],
-                city=r[4],
-                kind=r[5],
-                before=r[6],
-                after=r[7],
-                note=r[8],
-                command_id=r[9],
-            )
+            records.audit_from_columns(r)
             for r in self._conn.execute(query + " ORDER BY seq", params)
         ]
 
-    async def cue_log(self, city: str) -> list[cues.CueLogEntry]:
+    async def cue_log(self, city: str) -> list[CueLogEntry]:
         return await self._run(self._cue_log_sync, city)
 
-    def _cue_log_sync(self, city: str) -> list[cues.CueLogEntry]:
+    def _cue_log_sync(self, city: str) -> list[CueLogEntry]:
         assert self._conn is not None
         rows = self._conn.execute(
             "SELECT at, idx, blank FROM cue_log WHERE city = ? ORDER BY seq", (city,)
         )
-        return [
-            cues.CueLogEntry(at=parse_iso_utc(at), index=idx, blank=bool(blank))
-            for at, idx, blank in rows
-        ]
+        return [records.cue_log_entry(at, idx, blank) for at, idx, blank in rows]
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -298,7 +265,7 @@ class SqliteStore(Store):
             status_row = conn.execute(
                 "SELECT data FROM city_status WHERE city = ?", (command.city,)
             ).fetchone()
-            status = status_from_record(json.loads(status_row[0])) if status_row else CityStatus()
+            status = records.decode_status(status_row[0]) if status_row else CityStatus()
             plan = self.plan(command, actor, now, status, self._cue_states_sync())
             events = self._append_sync(conn, plan, now)
             self._write_plan_sync(conn, plan, events[0].seq, actor, command.id, now)
@@ -312,7 +279,7 @@ class SqliteStore(Store):
         events = []
         for planned in plan.events:
             seq += 1
-            event = planned.stored(seq, now)
+            event = StoredEvent.planned(planned, seq, now)
             conn.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -320,9 +287,9 @@ class SqliteStore(Store):
                     event.kind,
                     event.city,
                     iso_utc(now),
-                    json.dumps(event.data),
-                    json.dumps(event.staff) if event.staff is not None else None,
-                    int(event.audience),
+                    records.encode_event_data(event.data),
+                    records.encode_event_staff(event.operator_data),
+                    records.encode_audience(event.audience),
                 ),
             )
             events.append(event)
@@ -340,32 +307,21 @@ class SqliteStore(Store):
         if plan.status is not None:
             conn.execute(
                 "INSERT OR REPLACE INTO city_status VALUES (?, ?)",
-                (plan.city, json.dumps(status_to_record(plan.status))),
+                (plan.city, records.encode_status(plan.status)),
             )
         if plan.cue_key is not None and plan.cue_state is not None:
             conn.execute(
                 "INSERT OR REPLACE INTO cue_state VALUES (?, ?)",
-                (plan.cue_key, json.dumps(state_record(plan.cue_state))),
+                (plan.cue_key, records.encode_cue_state(plan.cue_state)),
             )
         for offset, (city, index, blank) in enumerate(plan.cue_log):
-            conn.execute(  # the time to the microsecond: the WebVTT export times lines with it
+            conn.execute(
                 "INSERT INTO cue_log VALUES (?, ?, ?, ?, ?)",
-                (seq + offset, city, now.isoformat(), index, int(blank)),
+                (seq + offset, city, records.encode_cue_log_time(now), index, int(blank)),
             )
+        entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
         conn.execute(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                seq,
-                iso_utc(now),
-                actor.role.value,
-                actor.name,
-                plan.city,
-                plan.kind,
-                plan.audit_before,
-                plan.audit_after,
-                plan.note,
-                command_id,
-            ),
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records.audit_columns(entry)
         )
 
     async def save_script(self, city: str, upload: ScriptUpload) -> None:
@@ -373,7 +329,10 @@ class SqliteStore(Store):
 
     def _save_script_sync(self, city: str, upload: ScriptUpload) -> None:
         with self._transaction() as conn:
-            conn.execute("INSERT OR REPLACE INTO scripts VALUES (?, ?)", (city, upload.as_json()))
+            conn.execute(
+                "INSERT OR REPLACE INTO scripts VALUES (?, ?)",
+                (city, records.encode_script_upload(upload)),
+            )
 
     async def stored_scripts(self) -> dict[str, ScriptUpload]:
         return await self._run(self._stored_scripts_sync)
@@ -381,7 +340,7 @@ class SqliteStore(Store):
     def _stored_scripts_sync(self) -> dict[str, ScriptUpload]:
         assert self._conn is not None
         rows = self._conn.execute("SELECT city, data FROM scripts")
-        return {city: ScriptUpload.from_json(data) for city, data in rows}
+        return {city: records.decode_script_upload(data) for city, data in rows}
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:
@@ -395,6 +354,13 @@ class SqliteStore(Store):
     def _presence_sync(self, city: str, online: bool, now: datetime) -> StoredEvent:
         with self._transaction() as conn:
             return self._append_sync(conn, presence_plan(city, online), now)[0]
+
+
+def _event_from_row(row: tuple[Any, ...]) -> StoredEvent:
+    seq, kind, city, at, data, staff, audience = row
+    return records.decode_event(
+        seq=seq, kind=kind, city=city, at=at, data=data, staff=staff, audience=audience
+    )
 
 
 class _Transaction:

@@ -1,0 +1,53 @@
+"""What a running app holds: the config, the store, the command service, the hub, the caches.
+
+Built once by :func:`coordinator.app.create_app` and kept on ``app.state.context``; every
+endpoint reads it through :func:`context`, never through module globals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from starlette.requests import HTTPConnection
+
+from coordinator.auth import TokenBook
+from coordinator.caching import VersionedCache
+from coordinator.config import Config
+from coordinator.realtime import Hub, Sessions
+from coordinator.service import CommandService
+from coordinator.settings import Settings
+from coordinator.state.base import Store, StoredEvent
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    config: Config
+    store: Store
+    tokens: TokenBook
+    commands: CommandService
+    hub: Hub
+    sessions: Sessions
+    # The config file's time: an edit changes the feed without any status change.
+    config_mtime: datetime
+    index_template: str
+    # Polled bodies, rebuilt only after a change: any event for the state, status events
+    # (time, cancellation, note) for the calendar feeds.
+    state_cache: VersionedCache = field(default_factory=VersionedCache)
+    feed_cache: VersionedCache = field(default_factory=VersionedCache)
+
+    async def on_event(self, event: StoredEvent) -> None:
+        self.state_cache.invalidate()
+        if event.kind == "status":
+            self.feed_cache.invalidate()
+
+    async def on_reset(self) -> None:
+        self.state_cache.invalidate()
+        self.feed_cache.invalidate()
+
+
+def context(connection: HTTPConnection) -> AppContext:
+    """The app's context, from a request or a websocket."""
+    found: AppContext = connection.app.state.context
+    return found

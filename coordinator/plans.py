@@ -1,0 +1,124 @@
+"""What an accepted command changes, computed from the current state. Pure: no I/O.
+
+A plan is the whole effect of one command: the events to append (numbered from the next
+``seq``), the new status or cue state, the cue log lines, and one audit entry. Every store
+backend computes it here and writes all of it atomically, so the rules cannot drift between
+backends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from coordinator import views
+from coordinator.channels import CueBoard, plan_cue_command, summary
+from coordinator.cue_state import CueState
+from coordinator.protocol import CueCommand, StatusCommand
+from coordinator.rules import Actor, CityStatus, apply_status
+
+EventKind = Literal["status", "presence", "cue"]
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """An event a plan appends; the store gives it its ``seq`` and time."""
+
+    kind: EventKind
+    city: str
+    data: dict[str, Any]
+    operator_data: dict[str, Any] | None = None
+    audience: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one accepted command changes; a backend writes all of it atomically: the events
+    (numbered in order from the next seq), the new state, the cue log lines, and one audit
+    entry carrying the first event's seq."""
+
+    events: list[PlannedEvent]
+    city: str
+    kind: str
+    audit_before: str
+    audit_after: str
+    note: str
+    status: CityStatus | None = None
+    cue_key: str | None = None
+    cue_state: CueState | None = None
+    cue_log: list[tuple[str, int, bool]] = field(default_factory=list)
+
+
+def command_key(actor: Actor, command_id: str) -> str:
+    """Idempotency key: the same ``id`` from the same token is one command."""
+    return f"{actor.role.value}:{actor.name}:{command_id}"
+
+
+def plan_status(
+    command: StatusCommand,
+    actor: Actor,
+    now: datetime,
+    current: CityStatus,
+    scheduled_start_utc: datetime,
+) -> Plan:
+    """A status command's effect, or ``RuleError`` from :func:`rules.apply_status`."""
+    new = apply_status(
+        current,
+        city=command.city,
+        scheduled_start_utc=scheduled_start_utc,
+        actor=actor,
+        state=command.state,
+        note=command.note,
+        delay_minutes=command.delay_minutes,
+        now=now,
+    )
+    return Plan(
+        events=[PlannedEvent(kind="status", city=command.city, data=views.status_fields(new))],
+        city=command.city,
+        kind="status",
+        audit_before=current.state.value,
+        audit_after=new.state.value,
+        note=new.note,
+        status=new,
+    )
+
+
+def plan_cue(
+    command: CueCommand, actor: Actor, board: CueBoard, known_cities: frozenset[str]
+) -> Plan:
+    """A cue command's effect on the board, or ``RuleError``."""
+    cue_plan = plan_cue_command(command, actor, board, known_cities)
+    action = command.action + (f" {command.target}" if command.target else "")
+    return Plan(
+        events=[
+            PlannedEvent(
+                kind="cue",
+                city=e.city,
+                data=e.data,
+                operator_data=e.operator_data,
+                audience=e.audience,
+            )
+            for e in cue_plan.events
+        ],
+        city=command.city,
+        kind="cue" if command.channel == "live" else f"cue {command.channel}",
+        audit_before=summary(cue_plan.before),
+        audit_after=summary(cue_plan.after),
+        note=action,
+        cue_key=cue_plan.key,
+        cue_state=cue_plan.after,
+        cue_log=cue_plan.log,
+    )
+
+
+def presence_plan(city: str, online: bool) -> Plan:
+    """A city's coordinator came online or went offline."""
+    return Plan(
+        events=[PlannedEvent(kind="presence", city=city, data={"online": online})],
+        city=city,
+        kind="presence",
+        audit_before="",
+        audit_after="",
+        note="",
+    )

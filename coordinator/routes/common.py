@@ -1,0 +1,75 @@
+"""What several endpoints need: the bearer token, the city in the path, JSON bodies, and
+file and cached answers. Each raises :class:`~coordinator.routes.errors.ApiError`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from coordinator import ical_feed, protocol
+from coordinator.auth import TokenRecord
+from coordinator.caching import CachedBody
+from coordinator.context import context
+from coordinator.protocol import ProtocolError
+from coordinator.routes.errors import ApiError
+
+
+def bearer(request: Request) -> TokenRecord | None:
+    """The record of the request's ``Authorization: Bearer`` token, if it is known."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return context(request).commands.authenticate(token.strip())
+
+
+def require_token(request: Request) -> TokenRecord:
+    record = bearer(request)
+    if record is None:
+        raise ApiError("unauthorized", "send Authorization: Bearer TOKEN")
+    return record
+
+
+def path_city(request: Request) -> str:
+    """The ``{city}`` of the path, which must be one of the event's cities."""
+    city_id: str = request.path_params["city"]
+    if context(request).config.city(city_id) is None:
+        raise ApiError("not_found", f"no city {city_id!r} in this event")
+    return city_id
+
+
+def json_object(body: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
+    """A request body that must be one JSON object (``{}`` for an empty body when allowed)."""
+    if empty_ok and not body.strip():
+        return {}
+    raw = protocol.decode_json(body)
+    if not isinstance(raw, dict):
+        raise ProtocolError("the body must be a JSON object")
+    return raw
+
+
+def download(body: str, media_type: str, filename: str) -> Response:
+    """A UTF-8 text file the browser saves under ``filename``."""
+    return PlainTextResponse(
+        body,
+        media_type=f"{media_type}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def conditional(request: Request, cached: CachedBody, media_type: str) -> Response:
+    """The cached body, or 304 when the client's copy is current (If-None-Match first)."""
+    headers = {"ETag": cached.etag, "Cache-Control": "no-cache"}
+    if cached.last_modified_http:
+        headers["Last-Modified"] = cached.last_modified_http
+    last_modified = cached.last_modified or datetime.max.replace(tzinfo=UTC)
+    if ical_feed.not_modified(
+        cached.etag,
+        last_modified,
+        request.headers.get("if-none-match"),
+        request.headers.get("if-modified-since") if cached.last_modified else None,
+    ):
+        return Response(status_code=304, headers=headers)
+    return Response(cached.body, media_type=media_type, headers=headers)

@@ -1,0 +1,43 @@
+"""The live state: the websocket, the polled snapshot, and status changes over HTTP."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket
+
+from coordinator import protocol
+from coordinator.caching import CachedBody, strong_etag
+from coordinator.context import AppContext, context
+from coordinator.protocol import ProtocolError, StatusCommand
+from coordinator.routes.common import conditional, json_object, require_token
+from coordinator.service import PUBLIC
+
+
+async def websocket(ws: WebSocket) -> None:
+    await context(ws).sessions.run(ws)
+
+
+async def api_state(request: Request) -> Response:
+    ctx = context(request)
+    cached = await ctx.state_cache.get("state", lambda: _build_state(ctx))
+    return conditional(request, cached, "application/json")
+
+
+async def _build_state(ctx: AppContext) -> CachedBody:
+    snap = await ctx.store.snapshot()
+    body = protocol.encode(ctx.hub.snapshot_message(snap, PUBLIC)).encode("utf-8")
+    return CachedBody(body=body, etag=strong_etag(body))
+
+
+async def post_status(request: Request) -> Response:
+    """A coordinator's status change: the websocket's ``status`` message over HTTP."""
+    city_id = request.path_params["city"]
+    record = require_token(request)
+    raw = json_object(await request.body())
+    if "city" in raw and raw["city"] != city_id:
+        raise ProtocolError("status.city: does not match the city in the path")
+    message = protocol.parse_client_object({**raw, "type": "status", "city": city_id})
+    assert isinstance(message, StatusCommand)
+    ack = await context(request).commands.execute(message, record)
+    return JSONResponse(ack.message())

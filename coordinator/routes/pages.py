@@ -1,0 +1,51 @@
+"""The HTML pages, the projector's QR code, and the health checks."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from coordinator import pages, qr
+from coordinator.context import context
+from coordinator.routes.common import path_city
+from coordinator.routes.errors import ApiError
+from coordinator.web_files import read_page
+
+
+async def index(request: Request) -> Response:
+    """The dashboard, with the schedule rendered in (readable without JavaScript)."""
+    ctx = context(request)
+    body = ctx.index_template.replace("<!--SCHEDULE-->", pages.render_schedule(ctx.config))
+    return HTMLResponse(body)
+
+
+async def page(name: str, request: Request) -> Response:
+    """A static page (``name``.html); ``{city}`` in its path must be one of the event's."""
+    if "city" in request.path_params:
+        path_city(request)
+    return HTMLResponse(read_page(name))
+
+
+async def follow_qr(request: Request) -> Response:
+    """A QR code (SVG) of the city's /follow page, for the projector before the reading."""
+    city_id = path_city(request)
+    base = context(request).config.event.public_url or str(request.base_url).rstrip("/")
+    return Response(
+        qr.qr_svg(f"{base}/follow/{city_id}"),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "max-age=300"},
+    )
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 ``ready``, or 503 while the store is unreachable (Redis down), so a
+    load balancer sends no one to a process that cannot take commands; restarting it would
+    not help, which is why ``/healthz`` stays ok."""
+    if not await context(request).store.ready():
+        raise ApiError("unavailable", "not ready: the store is unreachable")
+    return PlainTextResponse("ready")

@@ -1,0 +1,100 @@
+"""A city's surtitle script over HTTP: read it (its operator, an admin), replace it (an admin)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from coordinator import protocol, scripts
+from coordinator.context import context
+from coordinator.routes.common import path_city, require_token
+from coordinator.routes.cues import city_script
+from coordinator.routes.errors import ApiError
+from coordinator.rules import Role
+from coordinator.state.base import ScriptUpload
+
+MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+SCRIPT_CONTENT_TYPES = {
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+    "application/yaml": "yaml",
+    "application/x-yaml": "yaml",
+    "text/yaml": "yaml",
+}
+
+
+async def get_script(request: Request) -> Response:
+    city_id, script = city_script(request)
+    if not require_token(request).actor().may_cue(city_id):
+        raise ApiError("forbidden", f"only {city_id}'s operator or an admin")
+    return JSONResponse(script.as_json())
+
+
+async def put_script(request: Request) -> Response:
+    """An admin replaces a city's script; the channel keeps its position, and every screen
+    of the city gets the new text in one cue event."""
+    city_id = path_city(request)
+    record = require_token(request)
+    if record.role is not Role.ADMIN:
+        raise ApiError("forbidden", "only an admin uploads scripts")
+    body = await request.body()
+    if len(body) > MAX_SCRIPT_BYTES:
+        raise ApiError("invalid", f"the script is over {MAX_SCRIPT_BYTES} bytes")
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    upload, script = read_upload(city_id, media, request.query_params.get("format"), body)
+    ctx = context(request)
+    current = (await ctx.store.snapshot()).board.state(city_id)
+    await ctx.store.save_script(city_id, upload)
+    ctx.store.set_script(city_id, script)
+    info = {"count": len(script.cues), "version": script.version,
+            "languages": list(script.languages)}  # fmt: skip
+    if current.follows is not None:
+        # Its screens show the leader's script; the new one applies when it unfollows.
+        return JSONResponse({"type": "ack", "id": None, "seq": None, **info})
+    # Re-show the same position with the new text: one cue event, in seq order, for all.
+    reload = protocol.CueCommand(id=f"script-{script.version}", city=city_id, action="refresh")
+    ack = await ctx.commands.execute(reload, record)
+    return JSONResponse({**ack.message(), **info})
+
+
+def read_upload(
+    city_id: str, media: str, format_param: str | None, body: bytes
+) -> tuple[ScriptUpload, scripts.Script]:
+    """Read an upload: a CSV/TSV/YAML body (its format from Content-Type or ``?format=``), or
+    JSON ``{"format": "srt"|"vtt", "files": {"en": "...", "fr": "..."}}``. Raises ApiError
+    listing every problem with file and line."""
+    try:
+        if media == "application/json":
+            kind, files = _json_upload(body)
+        else:
+            kind = format_param or SCRIPT_CONTENT_TYPES.get(media, "")
+            if not kind:
+                raise ApiError(
+                    "invalid", "say the format: Content-Type text/csv, or ?format=csv|tsv|yaml"
+                )
+            files = {"": _utf8(body)}
+        script = scripts.parse_upload(kind, files, name=f"{city_id}-upload")
+    except scripts.ScriptError as exc:
+        raise ApiError("invalid", exc.problems[0], problems=exc.problems) from None
+    except ValueError as exc:
+        raise ApiError("invalid", str(exc)) from None
+    return ScriptUpload(format=kind, files=files, version=script.version), script
+
+
+def _json_upload(body: bytes) -> tuple[str, dict[str, str]]:
+    data = protocol.decode_json_document(body)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        raise ApiError(
+            "invalid", 'a JSON upload is {"format": "srt", "files": {"en": ..., "fr": ...}}'
+        )
+    files = data["files"]
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise ApiError("invalid", "files: each language maps to the text of its file")
+    return str(data.get("format", "")), files
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise scripts.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None

@@ -1,0 +1,44 @@
+"""check_files: what `coordinator cues check` prints and whether it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from coordinator import scripts
+from tests.unit.script_data import BROKEN, DATA, per_language
+
+# -- check_files, for `coordinator cues check` --------------------------------------------------
+
+
+def test_check_one_csv_and_a_set_of_subtitle_files() -> None:
+    ok, lines = scripts.check_files([DATA / "reading.csv", *per_language("srt").values()])
+    assert ok
+    assert lines == [
+        f"{DATA / 'reading.csv'}: 6 cues (1 blank), languages en, fr, ru, ta",
+        " + ".join(str(p) for p in per_language("srt").values())
+        + ": 6 cues (1 blank), languages en, fr, ru, ta",
+    ]
+
+
+def test_check_reports_problems_and_fails() -> None:
+    ok, lines = scripts.check_files([BROKEN / "header.csv", DATA / "reading.yaml"])
+    assert not ok
+    assert lines[0].startswith(f"{BROKEN / 'header.csv'}:1: no language columns")
+    assert lines[1] == f"{DATA / 'reading.yaml'}: 6 cues (1 blank), languages en, fr, ru, ta"
+
+
+def test_check_needs_the_language_in_subtitle_file_names(tmp_path: Path) -> None:
+    nameless = tmp_path / "my-hour.srt"
+    nameless.write_bytes((DATA / "reading.fr.srt").read_bytes())
+    ok, lines = scripts.check_files([nameless, DATA / "reading.fr.srt", DATA / "reading.fr.vtt"])
+    assert not ok
+    assert (
+        lines[0]
+        == f"{nameless}: cannot tell the language from the file name; name it like my-hour.fr.srt"
+    )
+    assert (
+        lines[1]
+        == f"{DATA / 'reading.fr.vtt'}: language 'fr' is already given by {DATA / 'reading.fr.srt'}"
+    )
+    assert lines[2].endswith(": 6 cues (1 blank), languages fr")
+    assert scripts.check_files([]) == (False, ["no files given"])
