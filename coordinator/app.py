@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import csv
 import io
@@ -356,7 +357,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             # Its screens show the leader's script; the new one applies when it unfollows.
             return JSONResponse({"type": "ack", "id": None, "seq": None, **info})
         # Re-show the same position with the new text: one cue event, in seq order, for all.
-        reload = protocol.CueCommand(id=f"script-{script.version}", city=city_id, action="refresh")
+        # A fresh id per upload: an id derived from the content would be taken for a retry
+        # when the same script is uploaded again (a revert) or to another city.
+        reload = protocol.CueCommand(
+            id=f"script-{secrets.token_hex(8)}", city=city_id, action="refresh"
+        )
         reply = await hub.execute(reload, record)
         if reply["type"] == "error":
             return error_response(reply["code"], reply["message"])
@@ -398,6 +403,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         for city_id in channels.scripts:
             index = channels.public_view(city_id)["index"]
             found = drift.drift(await store.cue_log(city_id), index, ref_log, ref_index)
+            if found is None:
+                continue  # one of the two has not begun: no drift to tell
             result[city_id] = {**found.as_json(), "count": channels.state(city_id).count}
         return JSONResponse({"reference": reference, "cities": result})
 
@@ -504,13 +511,15 @@ SCRIPT_CONTENT_TYPES = {
     "application/yaml": "yaml",
     "application/x-yaml": "yaml",
     "text/yaml": "yaml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 
 
 def script_upload(
     city_id: str, content_type: str, request: Request, body: bytes
 ) -> tuple[ScriptUpload, script_files.Script]:
-    """Read an upload: a CSV/TSV/YAML body (its type from Content-Type or ``?format=``), or
+    """Read an upload: a CSV/TSV/YAML/xlsx body (its type from Content-Type or ``?format=``;
+    ``?sheet=`` names an xlsx sheet), or
     JSON ``{"format": "srt"|"vtt", "files": {"en": "...", "fr": "..."}}``. Raises ValueError
     or ``scripts.ScriptError``."""
     media = content_type.split(";")[0].strip().lower()
@@ -525,9 +534,12 @@ def script_upload(
     else:
         kind = request.query_params.get("format") or SCRIPT_CONTENT_TYPES.get(media, "")
         if not kind:
-            raise ValueError("say the format: Content-Type text/csv, or ?format=csv|tsv|yaml")
+            raise ValueError("say the format: Content-Type text/csv, or ?format=csv|tsv|yaml|xlsx")
+        if kind == "xlsx":  # kept as base64, keyed by the sheet to read ("" for the first)
+            sheet = request.query_params.get("sheet", "")
+            files = {sheet: base64.b64encode(body).decode("ascii")}
         try:
-            files = {"": body.decode("utf-8")}
+            files = files if kind == "xlsx" else {"": body.decode("utf-8")}
         except UnicodeDecodeError as exc:
             raise script_files.ScriptError([f"upload: not UTF-8 text (byte {exc.start})"]) from None
     script = script_files.parse_upload(kind, files, name=f"{city_id}-upload")

@@ -157,7 +157,7 @@ class Hub:
         channels = snap.board
         live: dict[str, Any] = {}
         rehearsal: dict[str, Any] = {}
-        for city in channels.scripts:
+        for city in channels.cities():
             for name, views_by_city in (("live", live), ("rehearsal", rehearsal)):
                 key = cue_key(city, "rehearsal" if name == "rehearsal" else "live")
                 staff = actor.may_cue(city)
