@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -81,9 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     cue_cmd = sub.add_parser("cues", help="surtitle cue scripts")
     cue_sub = cue_cmd.add_subparsers(title="cue commands", metavar="ACTION")
     check_cues = cue_sub.add_parser(
-        "check", help="validate a script: one CSV/TSV/YAML file, or SRT/VTT files (name.LANG.srt)"
+        "check",
+        help="validate a script: one CSV/TSV/YAML/xlsx file (book.xlsx#Sheet for a sheet), "
+        "or SRT/VTT files (name.LANG.srt)",
     )
     check_cues.add_argument("files", nargs="+", type=Path)
+    check_cues.add_argument(
+        "--json", action="store_true", help="print the parsed cues (what the screens show)"
+    )
     check_cues.set_defaults(handler=cmd_cues_check)
 
     init = sub.add_parser(
@@ -419,10 +425,13 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_cues_check(args: argparse.Namespace) -> int:
     from coordinator import scripts
 
-    ok, lines = scripts.check_files(args.files)
-    for line in lines:
-        print(line)
-    return 0 if ok else 1
+    report = scripts.check(args.files)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 1
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:

@@ -290,4 +290,5 @@ class Store(abc.ABC):
         return frozenset(self.config.city_ids)
 
     def board(self, cue_states: Mapping[str, CueState]) -> CueBoard:
-        return CueBoard(dict(cue_states), dict(self.scripts))
+        surtitled = frozenset(c.id for c in self.config.cities if c.surtitles is not None)
+        return CueBoard(dict(cue_states), dict(self.scripts), surtitled)

@@ -1,13 +1,21 @@
 // Shared by the operator, display and follow pages: cue text as DOM nodes, which languages a
 // screen shows, and which cue channel a page is on.
 //
-// A cue's text comes from the script as written (coordinator/scripts/): it may hold line breaks
-// and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT has them). Those
-// three become elements; everything else, including any other tag, is shown as the literal text
-// it is. Nothing here ever goes through innerHTML, so a script line cannot inject markup.
+// A cue's text comes from the server's script reader (coordinator/scripts/markup.py): it may
+// hold line breaks and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT
+// has them). Those three become elements; &lt; &gt; &amp; stand for < > & (so a script can
+// show a literal "<i>"); everything else, including any other tag, is shown as the literal
+// text it is. Nothing here ever goes through innerHTML, so a script line cannot inject markup.
 
 export const SAFE_TAGS = new Set(["i", "b", "u"]);
 const TAG_RE = /<(\/?)([ibu])>/g;
+const REFERENCE_RE = /&(lt|gt|amp);/g;
+const REFERENCES = { lt: "<", gt: ">", amp: "&" };
+
+/** Text outside the formatting tags, its three references read. */
+function literalText(chunk) {
+  return chunk.replace(REFERENCE_RE, (_, name) => REFERENCES[name]);
+}
 
 /**
  * Append ``text`` to ``parent`` as text nodes, <br>s and <i>/<b>/<u> elements.
@@ -20,7 +28,7 @@ export function appendCueText(parent, text) {
     const lines = chunk.split(/\r\n|\r|\n/);
     lines.forEach((line, i) => {
       if (i > 0) top().append(document.createElement("br"));
-      if (line) top().append(document.createTextNode(line));
+      if (line) top().append(document.createTextNode(literalText(line)));
     });
   };
   let last = 0;
@@ -49,7 +57,7 @@ export function cueFragment(text) {
 
 /** The text without the formatting tags, line breaks as spaces: for titles and labels. */
 export function cuePlainText(text) {
-  return String(text).replace(TAG_RE, "").replace(/\s*[\r\n]+\s*/g, " ").trim();
+  return literalText(String(text).replace(TAG_RE, "").replace(/\s*[\r\n]+\s*/g, " ").trim());
 }
 
 /**
