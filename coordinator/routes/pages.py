@@ -1,4 +1,4 @@
-"""The HTML pages, the projector's QR code, and the liveness check."""
+"""The HTML pages, the projector's QR code, and the health checks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from coordinator import pages, qr
 from coordinator.context import context
 from coordinator.routes.common import path_city
+from coordinator.routes.errors import ApiError
 from coordinator.web_files import read_page
 
 
@@ -37,4 +38,14 @@ async def follow_qr(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
     return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 ``ready``, or 503 while the store is unreachable (Redis down), so a
+    load balancer sends no one to a process that cannot take commands; restarting it would
+    not help, which is why ``/healthz`` stays ok."""
+    if not await context(request).store.ready():
+        raise ApiError("unavailable", "not ready: the store is unreachable")
+    return PlainTextResponse("ready")

@@ -199,6 +199,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    async def ready(self) -> bool:
+        """Whether the store can take commands now (``/readyz``); the embedded one always can
+        while it is open."""
+        return True
+
     # -- reading ------------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,7 @@ from coordinator.state.base import (
     StoreError,
     StoreUnavailable,
 )
+from coordinator.state.redis_connect import safe_url
 
 log = logging.getLogger("coordinator.redis")
 
@@ -65,9 +67,16 @@ def default_prefix(config: Config) -> str:
 class RedisStore(Store):
     """Shared state for several processes or hosts."""
 
-    def __init__(self, config: Config, url: str, prefix: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        url: str,
+        prefix: str | None = None,
+        tls: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(config)
         self.url = url
+        self.tls = dict(tls or {})  # redis-py's ssl_* options, for rediss:// (tls_options)
         self.prefix = prefix if prefix is not None else default_prefix(config)
         self.process_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.epoch = ""
@@ -98,9 +107,11 @@ class RedisStore(Store):
             socket_connect_timeout=2,
             health_check_interval=10,
             decode_responses=True,
+            **self.tls,
         )
         self._reader_redis = aioredis.Redis.from_url(
             self.url,
+            **self.tls,
             decode_responses=True,
             socket_timeout=(READ_BLOCK_MS / 1000) + 3,
             socket_connect_timeout=2,
@@ -111,7 +122,7 @@ class RedisStore(Store):
             await self._ensure_epoch()
             await self._load()
         except UNAVAILABLE as exc:
-            raise StoreError(f"cannot reach Redis at {_safe_url(self.url)}: {exc}") from None
+            raise StoreError(f"cannot reach Redis at {safe_url(self.url)}: {exc}") from None
         policy = await self._maxmemory_policy()
         if policy not in (None, "noeviction"):
             log.warning(
@@ -137,6 +148,13 @@ class RedisStore(Store):
             if client is not None:
                 with contextlib.suppress(Exception):
                     await client.aclose()
+
+    async def ready(self) -> bool:
+        """Whether Redis answers a PING now (within a second)."""
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), 1.0))
+        except (*UNAVAILABLE, RedisError, TimeoutError):
+            return False
 
     async def _maxmemory_policy(self) -> str | None:
         try:
@@ -519,11 +537,3 @@ def _event_from_entry(fields: dict[str, str]) -> StoredEvent:
         staff=fields.get("staff"),
         audience=fields.get("audience"),
     )
-
-
-def _safe_url(url: str) -> str:
-    """The Redis URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
