@@ -20,7 +20,7 @@ from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import CueCommand
 from coordinator.realtime import Hub, Sessions
-from coordinator.routes import route_table
+from coordinator.routes import DirectWebsockets, route_table
 from coordinator.routes.errors import EXCEPTION_HANDLERS
 from coordinator.security import SecurityHeaders
 from coordinator.service import CommandError, CommandService
@@ -99,10 +99,15 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the ASGI app. Raises ``config.ConfigError`` or ``scripts.ScriptError`` on bad files."""
     ctx = build_context(settings, store)
+    routes = route_table()
     app = Starlette(
-        routes=route_table(),
+        routes=routes,
         lifespan=Lifespan(ctx),
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+        middleware=[
+            Middleware(DirectWebsockets, routes=routes),
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.context = ctx
@@ -110,7 +115,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
 
 class Lifespan:
-    """Opens the store (and the OSC listener) when the server starts; closes them at stop."""
+    """Opens the store (and the OSC listener) when the server starts; closes them at stop,
+    and gives the garbage collector back what the hub froze."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -125,6 +131,7 @@ class Lifespan:
         finally:
             if transport is not None:
                 transport.close()
+            self.ctx.hub.collector.close()
             await self.ctx.store.close()
 
 
