@@ -9,6 +9,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -27,6 +28,7 @@ from coordinator.service import CommandError, CommandService
 from coordinator.settings import Settings
 from coordinator.state.base import Store
 from coordinator.state.sqlite import SqliteStore
+from coordinator.tcp_guard import GUARD_KEY, TcpGuard, log_accept_errors
 from coordinator.web_files import read_page
 
 log = logging.getLogger("coordinator")
@@ -110,18 +112,21 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
 
 class Lifespan:
-    """Opens the store (and the OSC listener) when the server starts; closes them at stop."""
+    """Opens the store (and the OSC listener) when the server starts; closes them at stop.
+    The TCP guard it yields reaches uvicorn's protocols through the lifespan state."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
     @contextlib.asynccontextmanager
-    async def __call__(self, app: Starlette) -> AsyncIterator[None]:
+    async def __call__(self, app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        log_accept_errors(asyncio.get_running_loop())
+        guard = TcpGuard.for_limits(self.ctx.settings.limits)
         await self.ctx.store.open()
         await restore_uploaded_scripts(self.ctx)
         transport = await start_osc(self.ctx)
         try:
-            yield
+            yield {GUARD_KEY: guard}
         finally:
             if transport is not None:
                 transport.close()

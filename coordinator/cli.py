@@ -226,6 +226,9 @@ def run_server(app: Any, settings: Settings) -> None:
     the same settings, handed over through the environment (``Settings.to_env``)."""
     import uvicorn
 
+    from coordinator.tcp_guard import GuardedHttp, raise_open_files_limit
+
+    raise_open_files_limit()  # before the workers start: they inherit it
     target: Any = app
     if settings.workers > 1:
         os.environ.update(settings.to_env())
@@ -241,6 +244,8 @@ def run_server(app: Any, settings: Settings) -> None:
         access_log=False,  # our own access log drops query strings
         log_config=None,  # logs.configure() set up uvicorn's loggers, with redaction
         server_header=False,
+        http=GuardedHttp,  # per-address TCP cap and request-head deadline (tcp_guard.py)
+        timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
         # Compression off: it doubles fan-out CPU and memory, and invites compression bombs.
         ws_per_message_deflate=False,
         ws_max_size=limits.max_frame_bytes,

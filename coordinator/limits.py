@@ -24,6 +24,8 @@ DESCRIPTIONS: dict[str, str] = {
     "max_connections": "viewers this process holds; beyond, new viewers are refused (1013)",
     "max_connections_per_address": "viewers from one client address (a venue's NAT shares one)",
     "max_outbox_frames": "frames queued for a client that is not reading; beyond, it is closed",
+    "header_timeout_s": "seconds a TCP connection has to send a whole request head; then closed",
+    "max_tcp_per_address": "open TCP connections from one address; beyond, new ones are closed",
 }
 
 
@@ -41,6 +43,8 @@ class Limits:
     max_connections: int = 15_000
     max_connections_per_address: int = 500
     max_outbox_frames: int = 128
+    header_timeout_s: float = 10.0
+    max_tcp_per_address: int = 1000
 
     def with_overrides(self, pairs: list[str]) -> Limits:
         """Apply ``NAME=VALUE`` strings; raises ValueError naming a bad name or value."""

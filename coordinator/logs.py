@@ -55,6 +55,26 @@ def _client_fault(record: logging.LogRecord) -> bool:
     return message.startswith(("Invalid UTF-8", "Invalid HTTP request", "Unsupported upgrade"))
 
 
+class Throttled:
+    """One log line per kind of event at most every ``interval_s``, counting the rest: what a
+    flood of refused connections or failed accepts costs the log is a line, not a line each."""
+
+    def __init__(self, logger: logging.Logger, interval_s: float = 10.0) -> None:
+        self.logger = logger
+        self.interval_s = interval_s
+        self._counts: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+
+    def note(self, event: str, level: int = logging.WARNING, **fields: Any) -> None:
+        """Count one ``event``; log it (with the count since the last line) when due."""
+        self._counts[event] = self._counts.get(event, 0) + 1
+        now = time.monotonic()
+        if now - self._last.get(event, -self.interval_s) < self.interval_s:
+            return
+        self.logger.log(level, kv(event=event, count=self._counts.pop(event), **fields))
+        self._last[event] = now
+
+
 def kv(**fields: Any) -> str:
     """Format fields as ``key=value`` pairs; values with spaces are quoted."""
     parts = []
