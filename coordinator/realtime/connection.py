@@ -38,8 +38,9 @@ class Connection:
     """One websocket client. ``topics`` is None until hello, then what it follows (None
     again meaning "every public topic")."""
 
-    def __init__(self, ws: WebSocket, limits: Limits) -> None:
+    def __init__(self, ws: WebSocket, limits: Limits, address: str = "-") -> None:
         self.ws = ws
+        self.address = address
         self.id = next(_conn_ids)
         self.limits = limits
         self.bucket = TokenBucket(limits.viewer_rate_per_s, limits.viewer_burst)
@@ -48,12 +49,13 @@ class Connection:
         self.record: TokenRecord | None = None
         self.topics: tuple[str, ...] | None = None
         self.outbox = Outbox(
-            ws.send_text, limit=limits.max_outbox_frames, on_overflow=self._too_slow
+            ws.send_text, limit=limits.max_outbox_frames, on_overflow=self.drop_too_slow
         )
         # True from hello until caught up: events then wait in ``pending`` (seq order kept).
         self.catching_up = True
         self.pending: list[StoredEvent] = []
         self._closer: asyncio.Task[None] | None = None
+        self._dropped = False
 
     @property
     def closed(self) -> bool:
@@ -70,7 +72,11 @@ class Connection:
         self.actor = record.actor()
         self.bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
 
-    def _too_slow(self) -> None:
+    def drop_too_slow(self) -> None:
+        """Let go of a client that does not keep up (its outbox, or its catch-up, overflowed)."""
+        if self._dropped:
+            return
+        self._dropped = True
         log.info(kv(event="ws_too_slow", conn=self.id, queued=self.limits.max_outbox_frames))
         # A polite close would wait for the socket buffer to drain, which a peer that stopped
         # reading never lets happen; ASGI has no "drop this connection", so abort the

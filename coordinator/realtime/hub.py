@@ -17,10 +17,14 @@ from typing import Any
 
 from coordinator import protocol, views
 from coordinator.channels import cue_key
-from coordinator.limits import Limits
+from coordinator.limits import Limits, TokenBucket
 from coordinator.realtime.connection import CLOSE_SERVICE_RESTART, Connection
+from coordinator.realtime.recent import RecentEvents
 from coordinator.rules import Actor, Role
-from coordinator.state.base import Snapshot, Store, StoredEvent
+from coordinator.state.base import MAX_REPLAY_EVENTS, Snapshot, Store, StoredEvent
+
+# What the shared replay cache may hold: a thousand long cue events, with their variants.
+RECENT_MAX_BYTES = 16 * 1024 * 1024
 
 
 class Variant(enum.Enum):
@@ -62,14 +66,23 @@ class Hub:
         self.coordinators: collections.Counter[str] = collections.Counter()
         self.open_count = 0
         self.per_address: collections.Counter[str] = collections.Counter()
+        self.recent = RecentEvents(MAX_REPLAY_EVENTS, RECENT_MAX_BYTES)
+        self.replay_budgets: dict[str, TokenBucket] = {}
+        self._public_snapshot: tuple[tuple[str, int], str] | None = None
+        self._snapshot: Snapshot | None = None
+        self._version = 0  # events seen: a snapshot taken across one is not kept
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
 
     async def on_event(self, event: StoredEvent) -> None:
+        self._version += 1
+        self._snapshot = None
         encoded: dict[Variant, str] = {}
         for conn in self.connections:
             if conn.catching_up:
                 conn.pending.append(event)
+                if len(conn.pending) > MAX_REPLAY_EVENTS:
+                    conn.drop_too_slow()  # it reconnects with since, from where it got to
                 continue
             variant = route(conn, event)
             if variant is None:
@@ -78,18 +91,58 @@ class Hub:
             if text is None:  # encoded once per variant, for every recipient
                 text = encoded[variant] = encode(event, variant)
             conn.push(text)
+        self.recent.add(event, encoded)
 
     def deliver(self, conn: Connection, event: StoredEvent) -> None:
-        """One event to one connection (a replay, or what queued while it caught up)."""
+        """One event to one connection (a replay, or what queued while it caught up), in the
+        text every replay of it shares."""
         variant = route(conn, event)
-        if variant is not None:
-            conn.push(encode(event, variant))
+        if variant is None:
+            return
+        text = self.recent.text(event.seq, variant)
+        if text is None:
+            text = encode(event, variant)
+            self.recent.keep_text(event.seq, variant, text)
+        conn.push(text)
+
+    async def events_since(self, seq: int) -> list[StoredEvent] | None:
+        """The events after ``seq``, from this process's recent ones when they reach back
+        that far, else from the store (None: too far back, the client needs a snapshot)."""
+        recent = self.recent.since(seq)
+        if recent is not None:
+            return recent
+        return await self.store.events_since(seq)
 
     async def reset_all(self) -> None:
         """The history was replaced: close every client (1012) so each reconnects and takes a
         fresh snapshot of the new epoch."""
+        self.recent.clear()
+        self._public_snapshot = None
+        self._version += 1
+        self._snapshot = None
         for conn in list(self.connections):
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
+
+    async def snapshot(self) -> Snapshot:
+        """The store's snapshot, shared by every hello until the next event: a thousand
+        clients reconnecting at once cost the database one read, not a thousand."""
+        if self._snapshot is not None:
+            return self._snapshot
+        version = self._version
+        snap = await self.store.snapshot()
+        if version == self._version:
+            self._snapshot = snap
+        return snap
+
+    def snapshot_text(self, snap: Snapshot, actor: Actor) -> str:
+        """The encoded ``snapshot`` message for ``actor``; the public one is encoded once per
+        state (every anonymous hello at that seq shares it)."""
+        if actor.role is not Role.PUBLIC:
+            return protocol.encode(self.snapshot_message(snap, actor))
+        key = (snap.epoch, snap.seq)
+        if self._public_snapshot is None or self._public_snapshot[0] != key:
+            self._public_snapshot = (key, protocol.encode(self.snapshot_message(snap, actor)))
+        return self._public_snapshot[1]
 
     def snapshot_message(self, snap: Snapshot, actor: Actor) -> dict[str, Any]:
         """The ``snapshot`` message as ``actor`` may see it (operators get their views)."""
@@ -129,6 +182,19 @@ class Hub:
         self.per_address[client] -= 1
         if self.per_address[client] <= 0:
             del self.per_address[client]
+            budget = self.replay_budgets.get(client)
+            if budget is not None and budget.full():  # else reconnecting would refill it
+                del self.replay_budgets[client]
+
+    def may_replay(self, client: str, events: int) -> bool:
+        """Whether an anonymous viewer from ``client`` may be replayed ``events`` events: an
+        address spends ``viewer_replay_events`` a second (ten times that at once), then its
+        viewers get snapshots, one frame each, which tell them the same."""
+        budget = self.replay_budgets.get(client)
+        if budget is None:
+            rate = self.limits.viewer_replay_events
+            budget = self.replay_budgets[client] = TokenBucket(rate, 10 * rate)
+        return budget.take(events)
 
     async def joined(self, conn: Connection) -> None:
         """A caught-up connection; a city's first coordinator marks it online."""
