@@ -59,9 +59,14 @@ def download(body: str, media_type: str, filename: str) -> Response:
     )
 
 
-def conditional(request: Request, cached: CachedBody, media_type: str) -> Response:
-    """The cached body, or 304 when the client's copy is current (If-None-Match first)."""
+def conditional(
+    request: Request, cached: CachedBody, media_type: str, *, filename: str | None = None
+) -> Response:
+    """The cached body, or 304 when the client's copy is current (If-None-Match first); with
+    ``filename``, a file the browser saves under that name."""
     headers = {"ETag": cached.etag, "Cache-Control": "no-cache"}
+    if filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if cached.last_modified_http:
         headers["Last-Modified"] = cached.last_modified_http
     last_modified = cached.last_modified or datetime.max.replace(tzinfo=UTC)
