@@ -27,6 +27,7 @@ DESCRIPTIONS: dict[str, str] = {
     "viewer_replay_events": "events replayed to a reconnecting viewer; further back: a snapshot",
     "header_timeout_s": "seconds a TCP connection has to send a whole request head; then closed",
     "max_tcp_per_address": "open TCP connections from one address; beyond, new ones are closed",
+    "max_body_bytes": "the largest request body of an HTTP command; a bigger one gets 413",
 }
 
 
@@ -47,6 +48,7 @@ class Limits:
     viewer_replay_events: int = 100
     header_timeout_s: float = 10.0
     max_tcp_per_address: int = 1000
+    max_body_bytes: int = 16 * 1024
 
     def with_overrides(self, pairs: list[str]) -> Limits:
         """Apply ``NAME=VALUE`` strings; raises ValueError naming a bad name or value."""

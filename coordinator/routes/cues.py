@@ -12,7 +12,13 @@ from starlette.responses import JSONResponse, Response
 from coordinator import cue_log, drift, protocol, scripts
 from coordinator.caching import CachedBody, strong_etag
 from coordinator.context import AppContext, context
-from coordinator.routes.common import conditional, json_object, path_city, require_token
+from coordinator.routes.common import (
+    conditional,
+    json_object,
+    path_city,
+    read_body,
+    require_token,
+)
 from coordinator.routes.errors import ApiError
 
 
@@ -30,7 +36,7 @@ async def post_cue(request: Request) -> Response:
     ``id`` each request is a new press."""
     city_id, action = request.path_params["city"], request.path_params["action"]
     record = require_token(request)
-    raw = json_object(await request.body(), empty_ok=True)
+    raw = json_object(await read_body(request), empty_ok=True)
     raw.setdefault("id", "http-" + secrets.token_hex(6))
     message = protocol.parse_client_object(
         {**raw, "type": "cue", "city": city_id, "action": action}

@@ -1,0 +1,128 @@
+"""Hostile tests 18, 20, 22 and 24 (docs/security.md) over plain HTTP: hostile Host headers
+and the QR code, oversized request bodies, log injection and tokens in paths, and the
+security headers on every answer."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Callable
+
+from tests.conftest import Tokens
+from tests.hostile.tools import assert_intact, audit_log, control_viewer, rss_kib
+from tests.support.harness import ServerProcess, WsClient
+
+Open = Callable[..., WsClient]
+Start = Callable[..., ServerProcess]
+
+
+def _raw_request(port: int, head: str, body_bytes: int = 0, chunked: bool = False) -> bytes:
+    """Send a request head, then up to ``body_bytes`` of spaces while the server lets us;
+    returns the answer (whatever arrived before the server closed)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    answer = b""
+    try:
+        sock.sendall(head.encode("latin-1"))
+        sock.setblocking(False)
+        sent = 0
+        chunk = b" " * 65536
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and b"\r\n\r\n" not in answer:
+            if sent < body_bytes:
+                data = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") if chunked else chunk
+                try:
+                    sent += sock.send(data)
+                except BlockingIOError:
+                    pass
+                except OSError:  # the server answered and closed: read what it said
+                    body_bytes = 0
+            else:
+                time.sleep(0.01)
+            try:
+                got = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                break
+            if not got:
+                break
+            answer += got
+        sock.setblocking(True)
+        sock.settimeout(2)
+        with contextlib.suppress(OSError):
+            while got := sock.recv(65536):
+                answer += got
+    finally:
+        sock.close()
+    return answer
+
+
+def _status_and_json(answer: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        size, _, rest = body.partition(b"\r\n")
+        body = rest[: int(size, 16)]
+    else:
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        body = body[:length]
+    return status, json.loads(body)
+
+
+# -- 20. bodies ---------------------------------------------------------------------------------
+
+
+def test_oversized_bodies_are_refused_413_before_they_are_read(
+    server: ServerProcess, ws_client: Open, tokens: Tokens
+) -> None:
+    assert server.proc is not None
+    with control_viewer(server) as viewer:
+        rss_before = rss_kib(server.proc.pid)
+        auth = f"Authorization: Bearer {tokens.paris_operator}\r\n"
+        cases = {
+            # 200 MB announced, spaces streamed: a GO if it were read whole and parsed.
+            "announced": (
+                f"POST /api/cues/paris/next HTTP/1.1\r\nHost: x\r\n{auth}"
+                f"Content-Type: application/json\r\nContent-Length: {200 * 1024 * 1024}\r\n\r\n",
+                200 * 1024 * 1024,
+                False,
+            ),
+            "chunked": (
+                f"POST /api/cues/paris/next HTTP/1.1\r\nHost: x\r\n{auth}"
+                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                64 * 1024 * 1024,
+                True,
+            ),
+            "script": (
+                f"PUT /api/cues/paris/script HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {tokens.admin}\r\nContent-Type: text/csv\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n",
+                64 * 1024 * 1024,
+                True,
+            ),
+        }
+        for name, (head, size, chunked) in cases.items():
+            started = time.monotonic()
+            status, body = _status_and_json(_raw_request(server.port, head, size, chunked))
+            assert status == 413, (name, status, body)
+            assert body["type"] == "error" and body["code"] == "too_large", body
+            assert time.monotonic() - started < 5, name
+        # 100 KB of spaces with a Content-Length: refused, not executed as a GO.
+        status, body = _status_and_json(
+            _raw_request(
+                server.port,
+                f"POST /api/cues/paris/next HTTP/1.1\r\nHost: x\r\n{auth}"
+                "Content-Length: 102400\r\n\r\n",
+                102400,
+            )
+        )
+        assert status == 413, body
+        assert rss_kib(server.proc.pid) - rss_before < 50 * 1024
+        assert audit_log(server, tokens.admin) == []
+        assert_intact(server, viewer, tokens.admin, expected_audit=[])
