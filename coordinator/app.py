@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from coordinator import auth, scripts
 from coordinator import config as config_mod
@@ -98,13 +99,22 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
     return ctx
 
 
+class App(Starlette):
+    """Starlette with the security headers outside its error handling: Starlette renders a
+    500 in its outermost middleware, which no middleware of ours wraps, so a 500 went out
+    without the headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the ASGI app. Raises ``config.ConfigError`` or ``scripts.ScriptError`` on bad files."""
     ctx = build_context(settings, store)
-    app = Starlette(
+    app = App(
         routes=route_table(),
         lifespan=Lifespan(ctx),
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+        middleware=[Middleware(AccessLog)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.context = ctx

@@ -9,7 +9,16 @@ import json
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from coordinator.app import create_app
+from coordinator.security import HEADERS
+from coordinator.settings import Settings
 from tests.conftest import Tokens
 from tests.hostile.tools import assert_intact, audit_log, control_viewer, rss_kib
 from tests.support.harness import ServerProcess, WsClient
@@ -126,3 +135,27 @@ def test_oversized_bodies_are_refused_413_before_they_are_read(
         assert rss_kib(server.proc.pid) - rss_before < 50 * 1024
         assert audit_log(server, tokens.admin) == []
         assert_intact(server, viewer, tokens.admin, expected_audit=[])
+
+
+# -- 24. security headers on every answer -------------------------------------------------------
+
+
+def test_a_500_carries_the_security_headers_too(tmp_path: Path, config_path: Path) -> None:
+    # A bug is the one way to a 500: the app in process, with one route that fails.
+    settings = Settings(
+        config_path=config_path, data_dir=tmp_path / "data", secrets_path=tmp_path / "s.yaml"
+    )
+    app = create_app(settings)
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    app.router.routes.insert(0, Route("/broken", broken))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path, status in (("/broken", 500), ("/", 200), ("/nowhere", 404)):
+            response = client.get(path)
+            assert response.status_code == status, path
+            for name, value in HEADERS:
+                assert response.headers.get(name.decode()) == value.decode(), (path, name)
+        body = client.get("/broken").json()
+        assert body["code"] == "internal" and "a bug" not in body["message"]
