@@ -24,6 +24,7 @@ import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from coordinator.logs import redact
 from coordinator.protocol import CueCommand
 
 log = logging.getLogger("coordinator.osc")
@@ -138,7 +139,8 @@ class OscServer(asyncio.DatagramProtocol):
         try:
             commands = [to_command(m) for m in parse_packet(data)]
         except OscError as exc:
-            log.info("osc refused from %s: %s", addr[0], exc)
+            # A token pasted into an address (or sent in its place) stays out of the log.
+            log.info("osc refused from %s: %s", addr[0], redact(str(exc)))
             return
         for token, command in commands:
             task = asyncio.get_running_loop().create_task(self._run(token, command, addr))

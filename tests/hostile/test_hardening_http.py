@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -16,12 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from coordinator import osc
 from coordinator.app import create_app
 from coordinator.security import HEADERS
 from coordinator.settings import Settings
 from tests.conftest import Tokens
-from tests.hostile.tools import assert_intact, audit_log, control_viewer, rss_kib
-from tests.support.harness import ServerProcess, WsClient
+from tests.hostile.tools import RawWs, assert_intact, audit_log, control_viewer, rss_kib
+from tests.support.harness import ServerProcess, WsClient, free_port
 
 Open = Callable[..., WsClient]
 Start = Callable[..., ServerProcess]
@@ -159,3 +161,46 @@ def test_a_500_carries_the_security_headers_too(tmp_path: Path, config_path: Pat
                 assert response.headers.get(name.decode()) == value.decode(), (path, name)
         body = client.get("/broken").json()
         assert body["code"] == "internal" and "a bug" not in body["message"]
+
+
+# -- 22. log injection, tokens in paths and OSC addresses ---------------------------------------
+
+LINE_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR) \S+ ")
+
+
+def test_a_client_cannot_forge_log_lines_and_pasted_tokens_are_not_logged(
+    server_factory: Start, tokens: Tokens
+) -> None:
+    osc_port = free_port()
+    server = server_factory("--osc-port", str(osc_port))
+    forged = "2026-12-01 00:00:00,000 INFO coordinator event=http method=GET path=/x status=200"
+    for path in (
+        f"/%0d%0a{forged.replace(' ', '%20')}",
+        "/%1b[2J%1b[31mred%e2%80%a8line",
+        f"/api/cues/{tokens.paris_operator}/log.csv",  # a token pasted into a path
+    ):
+        server.get(path)
+    raw = RawWs(server.port, path=f"/ws/{tokens.admin}")
+    raw.handshake()
+    raw.close()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for address, args in (
+            (f"/coordinator/{tokens.paris}/go", ()),
+            ("/nowhere", (tokens.berlin,)),
+        ):
+            sock.sendto(osc.encode_message(address, *args), ("127.0.0.1", osc_port))
+    # Junk that uvicorn refuses: one line every ten seconds, not one each.
+    for _ in range(50):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as junk:
+            junk.sendall(b"\x16\x03\x01 not http\r\n\r\n")
+            with contextlib.suppress(OSError):
+                junk.recv(1024)
+    time.sleep(0.5)
+    text = server.log()
+    for line in text.splitlines():
+        assert LINE_START.match(line), f"a line that is not a log record: {line!r}"
+    assert forged not in text.replace("\\r\\n", "\n").splitlines()
+    for token in (tokens.paris_operator, tokens.admin, tokens.paris, tokens.berlin):
+        assert token not in text
+    assert "[redacted]" in text
+    assert text.count("Invalid HTTP request") <= 2, text.count("Invalid HTTP request")
