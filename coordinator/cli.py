@@ -144,6 +144,15 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "(repeatable; the server's own origin and event.public_url are always allowed)",
         },
     ),
+    "--allowed-host": (
+        "allowed_hosts",
+        {
+            "action": "append",
+            "metavar": "HOST",
+            "help": "a Host name (with its port, if not the default) QR codes and calendar "
+            "links may be drawn from when the config sets no event.public_url (repeatable)",
+        },
+    ),
     "--limit": (
         "limits",
         {
@@ -186,6 +195,9 @@ def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
         changes["limits"] = settings.limits.with_overrides(changes["limits"])
     if "allowed_origins" in changes:
         changes["allowed_origins"] = (*settings.allowed_origins, *changes["allowed_origins"])
+    if "allowed_hosts" in changes:
+        given_hosts = tuple(host.lower() for host in changes["allowed_hosts"])
+        changes["allowed_hosts"] = (*settings.allowed_hosts, *given_hosts)
     return settings.with_changes(**changes)
 
 

@@ -5,9 +5,12 @@ security headers on every answer."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import re
 import socket
+import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -204,3 +207,71 @@ def test_a_client_cannot_forge_log_lines_and_pasted_tokens_are_not_logged(
         assert token not in text
     assert "[redacted]" in text
     assert text.count("Invalid HTTP request") <= 2, text.count("Invalid HTTP request")
+
+
+# -- 18. the QR code and the Host header --------------------------------------------------------
+
+
+def _get(port: int, path: str, host: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("GET", path, skip_host=True)
+        conn.putheader("Host", host)
+        conn.endheaders()
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_qr_codes_are_drawn_once_and_hostile_hosts_are_refused_or_ignored(
+    server_factory: Start, config_path: Path, ws_client: Open, tokens: Tokens
+) -> None:
+    plain = server_factory(
+        "--allowed-host", f"127.0.0.1:{free_port()}", "--allowed-host", "reading.example"
+    )
+    for path in ("/cities/paris/follow-qr.svg", "/calendar.ics"):
+        assert _get(plain.port, path, "reading.example")[0] == 200
+        for host in ("evil.example", "x" * 3000, "reading.example\\@evil", ""):
+            status, body = _get(plain.port, path, host)
+            assert status == 400, (path, host[:20], status)
+            assert json.loads(body)["code"] == "invalid"
+    # With event.public_url every link and QR code is drawn from it, whatever the Host says.
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text.replace("event:\n", "event:\n  public_url: https://reading.example\n", 1),
+        encoding="utf-8",
+    )
+    public = server_factory(data_dir=config_path.parent.parent / "data-public")
+    first = _get(public.port, "/cities/paris/follow-qr.svg", "a.example")
+    assert first[0] == 200
+    for host in ("b.example", "x" * 3000):
+        assert _get(public.port, "/cities/paris/follow-qr.svg", host) == first
+        status, feed = _get(public.port, "/calendar.ics", host)
+        assert status == 200 and b"https://reading.example" in feed and b"b.example" not in feed
+    # Four clients fetching the QR code in a loop no longer hold up a viewer's pings.
+    viewer = ws_client(public.ws_url)
+    viewer.hello()
+    stop = threading.Event()
+
+    def fetch() -> None:
+        while not stop.is_set():
+            _get(public.port, "/cities/paris/follow-qr.svg", "c.example")
+
+    fetchers = [threading.Thread(target=fetch) for _ in range(4)]
+    for fetcher in fetchers:
+        fetcher.start()
+    try:
+        pings = []
+        for _ in range(8):  # within a viewer's burst of messages
+            started = time.monotonic()
+            viewer.send({"type": "ping"})
+            viewer.recv_until(lambda m: m["type"] == "pong")
+            pings.append(time.monotonic() - started)
+    finally:
+        stop.set()
+        for fetcher in fetchers:
+            fetcher.join(10)
+    print(f"ping p50 with four QR fetchers: {statistics.median(pings) * 1000:.1f} ms")
+    assert statistics.median(pings) < 0.1
+    assert "Traceback" not in plain.log() + public.log()
