@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from coordinator.scripts.caps import check_cue_text
 from coordinator.scripts.model import BLANK, Cue, Script
 from coordinator.scripts.problems import Problems
 
@@ -52,6 +53,10 @@ def build_script(rows: list[Row], languages: Sequence[str], problems: Problems) 
                 problems.add(
                     row.lines.get(language, row.line),
                     f"empty cue {number}: no {language!r} text ({HINT_BLANK})",
+                )
+            if value:
+                check_cue_text(
+                    value, row.lines.get(language, row.line), problems, f"cue {number} ({language})"
                 )
             text[language] = value or ""
         cues.append(Cue(number=number, text=text, notes=row.notes, label=row.label))

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from coordinator.config import LANGUAGE_RE
+from coordinator.scripts.caps import check_cue_text
 from coordinator.scripts.model import Cue, Script, ScriptError
 from coordinator.scripts.problems import Problems
 from coordinator.scripts.rows import HINT_BLANK, check_labels, cue_text
@@ -99,6 +100,8 @@ def _subtitle_cues(
         text = cue_text(html.unescape(body) if vtt else body)
         if text is None:
             problems.add(line, f"empty cue {number} ({HINT_BLANK})")
+        else:
+            check_cue_text(text, line, problems, f"cue {number}")
         cues.append(SubtitleCue(line, label, text or "", start_ms=span[0], end_ms=span[1]))
     check_labels([(cue.label, cue.line) for cue in cues], problems)
     problems.raise_if_any()

@@ -1,4 +1,4 @@
-"""Hostile tests 18, 20, 22 and 24 (docs/security.md) over plain HTTP: hostile Host headers
+"""Hostile tests 18, 20, 22 and 26 (docs/security.md) over plain HTTP: hostile Host headers
 and the QR code, oversized request bodies, log injection and tokens in paths, and the
 security headers on every answer."""
 
@@ -142,7 +142,7 @@ def test_oversized_bodies_are_refused_413_before_they_are_read(
         assert_intact(server, viewer, tokens.admin, expected_audit=[])
 
 
-# -- 24. security headers on every answer -------------------------------------------------------
+# -- 26. security headers on every answer -------------------------------------------------------
 
 
 def test_a_500_carries_the_security_headers_too(tmp_path: Path, config_path: Path) -> None:
