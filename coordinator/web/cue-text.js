@@ -7,6 +7,9 @@
 
 export const SAFE_TAGS = new Set(["i", "b", "u"]);
 const TAG_RE = /<(\/?)([ibu])>/g;
+// As deep as the server lets a script nest them (coordinator/scripts/caps.py); deeper tags are
+// dropped, their text shown flat: thousands of nested elements crash a renderer.
+const MAX_DEPTH = 8;
 
 /**
  * Append ``text`` to ``parent`` as text nodes, <br>s and <i>/<b>/<u> elements.
@@ -14,6 +17,7 @@ const TAG_RE = /<(\/?)([ibu])>/g;
  */
 export function appendCueText(parent, text) {
   const stack = [parent];
+  const dropped = {};
   const top = () => stack[stack.length - 1];
   const addText = (chunk) => {
     const lines = chunk.split(/\r\n|\r|\n/);
@@ -27,6 +31,14 @@ export function appendCueText(parent, text) {
     const [tag, closing, name] = match;
     addText(match.input.slice(last, match.index));
     last = match.index + tag.length;
+    if (!closing && stack.length > MAX_DEPTH) {
+      dropped[name] = (dropped[name] || 0) + 1;
+      continue;
+    }
+    if (closing && dropped[name]) {
+      dropped[name] -= 1;
+      continue;
+    }
     if (!closing) {
       const node = document.createElement(name);
       top().append(node);

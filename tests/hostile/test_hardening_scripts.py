@@ -1,4 +1,4 @@
-"""Hostile test 19 (docs/security.md): uploaded scripts that would blow up when read, YAML
+"""Hostile tests 19 and 24 (docs/security.md): uploaded scripts that would blow up when read, YAML
 alias bombs, cues of unbounded length and markup nested thousands deep, refused with FILE:LINE
 by uploads and by ``coordinator cues check`` alike, while the server serves everyone else."""
 
@@ -8,11 +8,15 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import Tokens
 from tests.hostile.tools import assert_intact, control_viewer, rss_kib
-from tests.support.harness import ROOT, ServerProcess, http_request
+from tests.support.harness import ROOT, ServerProcess, WsClient, http_request
 
 
 def _alias_bomb(levels: int = 9) -> str:
@@ -76,3 +80,39 @@ def test_hostile_scripts_are_refused_with_file_and_line_by_uploads_and_cues_chec
         body=fine.encode(),
     )
     assert status == 200, body[:300]
+
+
+# -- 24. hostile cue text on the screens --------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_word_of_10000_characters_wraps_on_every_screen(
+    server: ServerProcess, tokens: Tokens, ws_client: Callable[..., WsClient], open_page: Any
+) -> None:
+    word = "W" * 10000
+    rows = f"n,en,fr\n1,{word},{word}\n2,<b><i><u>court</u></i></b>,fin\n"
+    status, _, body = http_request(
+        "PUT",
+        server.url + "/api/cues/paris/script",
+        headers={"Authorization": f"Bearer {tokens.admin}", "Content-Type": "text/csv"},
+        body=rows.encode(),
+    )
+    assert status == 200, body[:300]
+    operator = ws_client(server.ws_url)
+    operator.hello(tokens.paris_operator)
+    operator.send({"type": "cue", "id": "go1", "city": "paris", "action": "goto", "index": 1})
+    assert operator.recv_until(lambda m: m["type"] in ("ack", "error"))["type"] == "ack"
+    console = open_page(1280, 800)
+    console.goto(f"{server.url}/operator/paris")
+    console.fill("#token", tokens.paris_operator)
+    console.press("#token", "Enter")
+    console.wait_for_selector('#script-list li[data-index="2"]')
+    pages = {"operator": console}
+    for name in ("display", "follow"):
+        pages[name] = open_page(390 if name == "follow" else 1280, 800)
+        pages[name].goto(f"{server.url}/{name}/paris")
+    for name, page in pages.items():
+        page.wait_for_selector(".cue-line")
+        page.wait_for_timeout(300)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{name} overflows sideways by {overflow} px"
