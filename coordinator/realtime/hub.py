@@ -21,7 +21,7 @@ from coordinator.limits import Limits, TokenBucket
 from coordinator.realtime.connection import CLOSE_SERVICE_RESTART, Connection
 from coordinator.realtime.recent import RecentEvents
 from coordinator.rules import Actor, Role
-from coordinator.state.base import MAX_REPLAY_EVENTS, Snapshot, Store, StoredEvent
+from coordinator.state.base import MAX_REPLAY_EVENTS, Snapshot, Store, StoredEvent, StoreError
 
 # What the shared replay cache may hold: a thousand long cue events, with their variants.
 RECENT_MAX_BYTES = 16 * 1024 * 1024
@@ -202,7 +202,9 @@ class Hub:
         if conn.actor.role is Role.COORDINATOR and city:
             self.coordinators[city] += 1
             if self.coordinators[city] == 1:
-                await self.store.set_presence(city, True, datetime.now(UTC))
+                # A store that cannot write now costs the presence dot, not the connection.
+                with contextlib.suppress(StoreError):
+                    await self.store.set_presence(city, True, datetime.now(UTC))
 
     async def left(self, conn: Connection) -> None:
         """Forget a connection; a city's last coordinator leaving marks it offline."""
