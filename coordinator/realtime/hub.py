@@ -9,6 +9,7 @@ safer than buffering without bound.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import enum
@@ -70,6 +71,7 @@ class Hub:
         self.replay_budgets: dict[str, TokenBucket] = {}
         self._public_snapshot: tuple[tuple[str, int], str] | None = None
         self._snapshot: Snapshot | None = None
+        self._reading: asyncio.Future[tuple[Snapshot, bool]] | None = None
         self._version = 0  # events seen: a snapshot taken across one is not kept
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
@@ -124,15 +126,32 @@ class Hub:
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
 
     async def snapshot(self) -> Snapshot:
-        """The store's snapshot, shared by every hello until the next event: a thousand
-        clients reconnecting at once cost the database one read, not a thousand."""
-        if self._snapshot is not None:
-            return self._snapshot
+        """The store's snapshot, shared by every hello until the next event, and read once
+        for all the hellos that ask at the same time: a thousand clients reconnecting at once
+        cost the database one read, not a thousand reads queued before the next command.
+
+        A read shared with a caller that joined after it began is used only if no event was
+        published while it ran; else it is read again (and after a few tries, on its own)."""
+        for _ in range(3):
+            if self._snapshot is not None:
+                return self._snapshot
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._read_snapshot())
+            snap, unchanged = await asyncio.shield(self._reading)
+            if unchanged:
+                return snap
+        return await self.store.snapshot()
+
+    async def _read_snapshot(self) -> tuple[Snapshot, bool]:
         version = self._version
-        snap = await self.store.snapshot()
-        if version == self._version:
+        try:
+            snap = await self.store.snapshot()
+        finally:
+            self._reading = None
+        unchanged = version == self._version
+        if unchanged:
             self._snapshot = snap
-        return snap
+        return snap, unchanged
 
     def snapshot_text(self, snap: Snapshot, actor: Actor) -> str:
         """The encoded ``snapshot`` message for ``actor``; the public one is encoded once per

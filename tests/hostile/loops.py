@@ -1,5 +1,6 @@
-"""Clients that ask for the same thing in a loop, run as a process of their own so that the
-test measuring a coordinator's acks is not slowed by their threads (loopback only).
+"""Clients that ask for the same thing in a loop, run as a process of their own (at the lowest
+CPU priority) so that the test measuring a coordinator's acks is not slowed by their threads
+(loopback only).
 
     python -m tests.hostile.loops replay WS_URL CLIENTS SECONDS BACK[,BACK...]
     python -m tests.hostile.loops fetch URL[,URL...] CLIENTS SECONDS
@@ -59,6 +60,9 @@ def fetch_loop(url: str, stop: threading.Event, counts: list[int]) -> None:
 
 
 def main(argv: list[str]) -> int:
+    # A real attacker's clients run on machines of their own; here they share the server's two
+    # cores, so they yield them: what is measured is the server's cost, not this process's.
+    os.nice(19)
     kind, target, clients, seconds = argv[0], argv[1], int(argv[2]), float(argv[3])
     stop = threading.Event()
     counts: list[int] = []
