@@ -9,9 +9,11 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from coordinator import auth, scripts
 from coordinator import config as config_mod
@@ -19,7 +21,7 @@ from coordinator.context import AppContext
 from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import CueCommand
-from coordinator.proxy import ForwardedHeaders
+from coordinator.proxy import ForwardedHeaders, TrustedPeers
 from coordinator.realtime import Hub, Sessions
 from coordinator.routes import DirectWebsockets, route_table
 from coordinator.routes.errors import EXCEPTION_HANDLERS
@@ -28,6 +30,7 @@ from coordinator.service import CommandError, CommandService
 from coordinator.settings import Settings
 from coordinator.state.base import Store
 from coordinator.state.sqlite import SqliteStore
+from coordinator.tcp_guard import GUARD_KEY, TcpGuard, log_accept_errors
 from coordinator.web_files import read_page
 
 log = logging.getLogger("coordinator")
@@ -99,11 +102,20 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
     return ctx
 
 
+class App(Starlette):
+    """Starlette with the security headers outside its error handling: Starlette renders a
+    500 in its outermost middleware, which no middleware of ours wraps, so a 500 went out
+    without the headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the ASGI app. Raises ``config.ConfigError`` or ``scripts.ScriptError`` on bad files."""
     ctx = build_context(settings, store)
     routes = route_table()
-    app = Starlette(
+    app = App(  # App wraps everything, 500s included, in the security headers
         routes=routes,
         lifespan=Lifespan(ctx),
         middleware=[
@@ -111,7 +123,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             Middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips),
             Middleware(DirectWebsockets, routes=routes),
             Middleware(AccessLog),
-            Middleware(SecurityHeaders),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
@@ -121,18 +132,24 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
 class Lifespan:
     """Opens the store (and the OSC listener) when the server starts; closes them at stop,
-    and gives the garbage collector back what the hub froze."""
+    and gives the garbage collector back what the hub froze. The TCP guard it yields reaches
+    uvicorn's protocols through the lifespan state."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
     @contextlib.asynccontextmanager
-    async def __call__(self, app: Starlette) -> AsyncIterator[None]:
+    async def __call__(self, app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        log_accept_errors(asyncio.get_running_loop())
+        settings = self.ctx.settings
+        guard = TcpGuard.for_limits(
+            settings.limits, proxies=TrustedPeers(settings.forwarded_allow_ips)
+        )
         await self.ctx.store.open()
         await restore_uploaded_scripts(self.ctx)
         transport = await start_osc(self.ctx)
         try:
-            yield
+            yield {GUARD_KEY: guard}
         finally:
             if transport is not None:
                 transport.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from coordinator.logs import Throttled
 from coordinator.rules import Actor, Role
 
 DEFAULT_SECRETS = Path("config/secrets.yaml")
@@ -156,6 +158,8 @@ class TokenBook:
         self.path = path
         self._stamp: tuple[int, int] | None = None
         self._records: list[TokenRecord] = []
+        self._loaded = False
+        self._warnings = Throttled(logging.getLogger("coordinator"))
         self.reload()
 
     def _file_stamp(self) -> tuple[int, int] | None:
@@ -166,10 +170,21 @@ class TokenBook:
         return (stat.st_mtime_ns, stat.st_size)
 
     def reload(self) -> None:
+        """Re-read the file if it changed. A file that does not parse (caught half-written,
+        or broken by hand) keeps the last good tokens in force, with a warning, and is read
+        again on the next check: a moment's bad file must not lock every coordinator out."""
         stamp = self._file_stamp()
-        if stamp != self._stamp:
+        if stamp == self._stamp:
+            return
+        try:
             self._records = read_records(self.path)
-            self._stamp = stamp
+        except SecretsError as exc:
+            if not self._loaded:
+                raise
+            self._warnings.note("secrets_unreadable", reason=str(exc)[:200])
+            return
+        self._stamp = stamp
+        self._loaded = True
 
     def lookup(self, token: str) -> TokenRecord | None:
         """The record of a presented token, or None. Checked against every record, in

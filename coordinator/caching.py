@@ -42,11 +42,16 @@ class VersionedCache:
     def invalidate(self) -> None:
         self.version += 1
 
+    def peek(self, key: Hashable) -> CachedBody | None:
+        """The cached body for ``key`` if it is current, else None."""
+        hit = self._entries.get(key)
+        return hit[1] if hit is not None and hit[0] == self.version else None
+
     async def get(self, key: Hashable, build: Callable[[], Awaitable[CachedBody]]) -> CachedBody:
         """The cached body for ``key``, building it if the state changed since."""
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] == self.version:
-            return hit[1]
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
         version = self.version
         body = await build()
         if len(self._entries) >= self.max_entries:

@@ -190,6 +190,15 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "(repeatable; the server's own origin and event.public_url are always allowed)",
         },
     ),
+    "--allowed-host": (
+        "allowed_hosts",
+        {
+            "action": "append",
+            "metavar": "HOST",
+            "help": "a Host name (with its port, if not the default) QR codes and calendar "
+            "links may be drawn from when the config sets no event.public_url (repeatable)",
+        },
+    ),
     "--limit": (
         "limits",
         {
@@ -260,6 +269,9 @@ def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
         changes["limits"] = settings.limits.with_overrides(changes["limits"])
     if "allowed_origins" in changes:
         changes["allowed_origins"] = (*settings.allowed_origins, *changes["allowed_origins"])
+    if "allowed_hosts" in changes:
+        given_hosts = tuple(host.lower() for host in changes["allowed_hosts"])
+        changes["allowed_hosts"] = (*settings.allowed_hosts, *given_hosts)
     return settings.with_changes(**changes)
 
 
@@ -341,6 +353,9 @@ def run_server(app: Any, settings: Settings) -> None:
     the same settings, handed over through the environment (``Settings.to_env``)."""
     import uvicorn
 
+    from coordinator.tcp_guard import GuardedHttp, raise_open_files_limit
+
+    raise_open_files_limit()  # before the workers start: they inherit it
     target: Any = app
     if settings.workers > 1:
         os.environ.update(settings.to_env())
@@ -362,6 +377,8 @@ def run_server(app: Any, settings: Settings) -> None:
         # ForwardedHeaders (coordinator/proxy.py) applies uvicorn's proxy middleware itself,
         # after reading X-Forwarded-Host, for which it needs the peer uvicorn would replace.
         proxy_headers=False,
+        http=GuardedHttp,  # per-address TCP cap and request-head deadline (tcp_guard.py)
+        timeout_keep_alive=5,  # an idle keep-alive connection is closed after 5 s
         # Compression off: it doubles fan-out CPU and memory, and invites compression bombs.
         ws_per_message_deflate=False,
         ws_max_size=limits.max_frame_bytes,

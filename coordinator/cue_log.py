@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,16 +41,31 @@ def _iso_utc(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# What a spreadsheet runs as a formula when a cell starts with it (a dialogue line "- Yes"
+# too), in ASCII and full width; a quote in front makes the cell text again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text, never runs it: a cell starting (after
+    spaces) with a formula character gets a leading ``'``."""
+    return "'" + cell if cell.lstrip(" ").startswith(FORMULA_STARTS) else cell
+
+
 def cue_log_csv(entries: Iterable[CueLogEntry], script: Script | None) -> str:
     """The log as CSV: time_utc (ISO 8601, Z), index, blank (true/false), then the text of the
-    cue at the pointer in each of the script's languages (also while blank)."""
+    cue at the pointer in each of the script's languages (also while blank), each made
+    :func:`spreadsheet_safe`."""
     languages = script.languages if script is not None else ()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["time_utc", "index", "blank", *languages])
     for entry in entries:
         cue = _cue_at(script, entry.index)
-        texts = [cue.text.get(lang, "") if cue is not None else "" for lang in languages]
+        texts = [
+            spreadsheet_safe(cue.text.get(lang, "")) if cue is not None else ""
+            for lang in languages
+        ]
         writer.writerow(
             [_iso_utc(entry.at), entry.index, "true" if entry.blank else "false", *texts]
         )
@@ -108,22 +124,26 @@ def cue_log_vtt(entries: Sequence[CueLogEntry], script: Script, languages: Seque
     out = ["WEBVTT", ""]
     if first is None:
         return "\n".join(out)
-    origin = changes[first].at
-    last_end = 0
+    times = _timeline_ms(changes)
     for i in range(first, len(changes)):
         entry = changes[i]
         cue = _cue_at(script, entry.index)
         if not shows(entry) or cue is None:
             continue
-        # max(): times stay monotonic even if the server's clock stepped back.
-        start = max((entry.at - origin) // timedelta(milliseconds=1), last_end)
-        if i + 1 < len(changes):
-            end = (changes[i + 1].at - origin) // timedelta(milliseconds=1)
-        else:
-            end = start + LAST_CUE_MS
+        start = times[i] - times[first]
+        end = times[i + 1] - times[first] if i + 1 < len(changes) else start + LAST_CUE_MS
         text = "\n".join(vtt_escape(cue.text[lang]) for lang in languages if cue.text[lang])
         if end <= start or not text.strip():
             continue
         out += [f"{_vtt_time(start)} --> {_vtt_time(end)}", text, ""]
-        last_end = end
     return "\n".join(out)
+
+
+def _timeline_ms(entries: Sequence[CueLogEntry]) -> list[int]:
+    """Each entry's time in milliseconds from the first, added up from the gaps between
+    entries: a gap across which the server's clock stepped back counts as none, so the cues
+    after a step keep their durations (taken raw, every later cue would end before it began)."""
+    times = [0]
+    for before, entry in itertools.pairwise(entries):
+        times.append(times[-1] + max(0, (entry.at - before.at) // timedelta(milliseconds=1)))
+    return times

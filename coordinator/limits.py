@@ -24,6 +24,10 @@ DESCRIPTIONS: dict[str, str] = {
     "max_connections": "viewers this process holds; beyond, new viewers are refused (1013)",
     "max_connections_per_address": "viewers from one client address (a venue's NAT shares one)",
     "max_outbox_frames": "frames queued for a client that is not reading; beyond, it is closed",
+    "viewer_replay_events": "events replayed to a reconnecting viewer; further back: a snapshot",
+    "header_timeout_s": "seconds a TCP connection has to send a whole request head; then closed",
+    "max_tcp_per_address": "open TCP connections from one address; beyond, new ones are closed",
+    "max_body_bytes": "the largest request body of an HTTP command; a bigger one gets 413",
 }
 
 
@@ -41,6 +45,10 @@ class Limits:
     max_connections: int = 15_000
     max_connections_per_address: int = 500
     max_outbox_frames: int = 128
+    viewer_replay_events: int = 100
+    header_timeout_s: float = 10.0
+    max_tcp_per_address: int = 1000
+    max_body_bytes: int = 16 * 1024
 
     def with_overrides(self, pairs: list[str]) -> Limits:
         """Apply ``NAME=VALUE`` strings; raises ValueError naming a bad name or value."""
@@ -78,12 +86,18 @@ class TokenBucket:
         self.level = float(burst)
         self.updated = time.monotonic()
 
-    def take(self) -> bool:
-        """Spend one token; False when the bucket is empty (the caller is over the limit)."""
+    def full(self) -> bool:
+        """Whether the bucket has refilled completely (forgetting it then loses nothing)."""
+        elapsed = time.monotonic() - self.updated
+        return self.level + elapsed * self.rate >= self.burst
+
+    def take(self, cost: float = 1) -> bool:
+        """Spend ``cost`` tokens; False (nothing spent) when the bucket holds fewer (the
+        caller is over the limit)."""
         now = time.monotonic()
         self.level = min(self.burst, self.level + (now - self.updated) * self.rate)
         self.updated = now
-        if self.level >= 1:
-            self.level -= 1
+        if self.level >= cost:
+            self.level -= cost
             return True
         return False

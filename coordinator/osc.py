@@ -29,6 +29,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from coordinator.logs import redact
 from coordinator.protocol import CueCommand
 
 log = logging.getLogger("coordinator.osc")
@@ -183,7 +184,8 @@ class OscServer(asyncio.DatagramProtocol):
         try:
             commands = [to_command(m) for m in parse_packet(data)]
         except OscError as exc:
-            line = self.refusals.refused(time.monotonic(), addr[0], str(exc))
+            # A token pasted into an address (or sent in its place) stays out of the log.
+            line = self.refusals.refused(time.monotonic(), addr[0], redact(str(exc)))
             if line is not None:
                 log.info("%s", line)
             return

@@ -9,11 +9,11 @@ every path on this process, so a leaked token cannot flood by switching transpor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from coordinator import protocol
 from coordinator.auth import TokenBook, TokenRecord
+from coordinator.clock import SteadyClock
 from coordinator.limits import Limits, TokenBucket
 from coordinator.protocol import Command
 from coordinator.rules import Actor, Role, RuleError
@@ -61,6 +61,7 @@ class CommandService:
         self.tokens = tokens
         self.limits = limits
         self._buckets: dict[str, TokenBucket] = {}
+        self.clock = SteadyClock()  # a change's time: the cue log's times never run back
 
     def authenticate(self, token: str | None) -> TokenRecord | None:
         """The record of a known, unrevoked token; None for no token or an unknown one."""
@@ -87,7 +88,7 @@ class CommandService:
                 raise CommandError("rate_limited", "too many commands; slow down", command.id)
         actor = record.actor() if record is not None else PUBLIC
         try:
-            outcome = await self.store.apply(command, actor, datetime.now(UTC))
+            outcome = await self.store.apply(command, actor, self.clock.now())
         except RuleError as exc:
             raise CommandError(exc.code, exc.message, command.id) from None
         except StoreUnavailable as exc:

@@ -44,6 +44,7 @@ class Settings:
     demo_lead: timedelta = timedelta(minutes=10)
     limits: Limits = field(default_factory=Limits)
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()  # Host names links may use (no event.public_url)
     osc_port: int | None = None  # UDP; off unless set
     osc_host: str = "127.0.0.1"
     host: str = "127.0.0.1"
@@ -167,6 +168,10 @@ def _csv(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
+def _hosts(text: str) -> tuple[str, ...]:
+    return tuple(host.lower() for host in _csv(text))
+
+
 def _limits(text: str) -> Limits:
     return Limits().with_overrides(list(_csv(text)))
 
@@ -209,6 +214,9 @@ ENVIRONMENT: dict[str, EnvVar] = {
     ),
     "allowed_origins": EnvVar(
         "COORDINATOR_ALLOWED_ORIGINS", _csv, ",".join, "other origins allowed to connect"
+    ),
+    "allowed_hosts": EnvVar(
+        "COORDINATOR_ALLOWED_HOSTS", _hosts, ",".join, "host names links may be drawn from"
     ),
     "osc_port": EnvVar("COORDINATOR_OSC_PORT", _whole_number, str, "UDP port for OSC"),
     "osc_host": EnvVar("COORDINATOR_OSC_HOST", str, str, "address of the OSC listener"),

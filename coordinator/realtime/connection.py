@@ -55,7 +55,9 @@ class Connection:
     # for the garbage collector to walk).
     __slots__ = (
         "_closer",
+        "_dropped",
         "actor",
+        "address",
         "bucket",
         "direct",
         "id",
@@ -68,8 +70,9 @@ class Connection:
         "ws",
     )
 
-    def __init__(self, ws: WebSocket, limits: Limits) -> None:
+    def __init__(self, ws: WebSocket, limits: Limits, address: str = "-") -> None:
         self.ws = ws
+        self.address = address
         self.id = next(_conn_ids)
         self.limits = limits
         self.bucket = TokenBucket(limits.viewer_rate_per_s, limits.viewer_burst)
@@ -78,13 +81,14 @@ class Connection:
         self.record: TokenRecord | None = None
         self.topics: tuple[str, ...] | None = None
         self.outbox = Outbox(
-            ws.send_text, limit=limits.max_outbox_frames, on_overflow=self._too_slow
+            ws.send_text, limit=limits.max_outbox_frames, on_overflow=self.drop_too_slow
         )
         # Events that arrive while the client catches up wait here (seq order kept).
         self.pending: list[StoredEvent] = []
         # uvicorn's protocol when frames may be written to its transport (see broadcast()).
         self.direct: WebSocketsSansIOProtocol | None = None
         self._closer: asyncio.Task[None] | None = None
+        self._dropped = False
 
     @property
     def closed(self) -> bool:
@@ -107,7 +111,11 @@ class Connection:
         self.actor = record.actor()
         self.bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
 
-    def _too_slow(self) -> None:
+    def drop_too_slow(self) -> None:
+        """Let go of a client that does not keep up (its outbox, or its catch-up, overflowed)."""
+        if self._dropped:
+            return
+        self._dropped = True
         log.info(kv(event="ws_too_slow", conn=self.id, queued=self.limits.max_outbox_frames))
         # A polite close would wait for the socket buffer to drain, which a peer that stopped
         # reading never lets happen; ASGI has no "drop this connection", so abort the

@@ -12,6 +12,7 @@ never holds up the others. A client that falls too far behind is dropped and rec
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import enum
@@ -21,7 +22,7 @@ from typing import Any
 
 from coordinator import protocol, views
 from coordinator.channels import cue_key
-from coordinator.limits import Limits
+from coordinator.limits import Limits, TokenBucket
 from coordinator.realtime.collector import Collector
 from coordinator.realtime.connection import (
     CLOSE_SERVICE_RESTART,
@@ -29,9 +30,13 @@ from coordinator.realtime.connection import (
     broadcast,
     text_frame,
 )
+from coordinator.realtime.recent import RecentEvents
 from coordinator.rules import Actor, Role
 from coordinator.scripts import Script
-from coordinator.state.base import Snapshot, Store, StoredEvent
+from coordinator.state.base import MAX_REPLAY_EVENTS, Snapshot, Store, StoredEvent, StoreError
+
+# What the shared replay cache may hold: a thousand long cue events, with their variants.
+RECENT_MAX_BYTES = 16 * 1024 * 1024
 
 
 class Variant(enum.Enum):
@@ -149,16 +154,25 @@ class Hub:
         self.coordinators: collections.Counter[str] = collections.Counter()
         self.open_count = 0
         self.per_address: collections.Counter[str] = collections.Counter()
-        self._events_seen = 0  # moves on with every event and reset: the snapshot cache's clock
-        self._snapshot: tuple[int, tuple[tuple[str, Script], ...], Snapshot] | None = None
+        self.recent = RecentEvents(MAX_REPLAY_EVENTS, RECENT_MAX_BYTES)
+        self.replay_budgets: dict[str, TokenBucket] = {}
+        self._version = 0  # events and resets seen: a snapshot taken across one is not kept
+        # The snapshot every joining client shares until the next event (or a script change),
+        # the scripts it was taken with, and its encodings by actor.
+        self._snapshot: Snapshot | None = None
+        self._snapshot_scripts: tuple[tuple[str, Script], ...] = ()
         self._snapshot_texts: dict[Actor, str] = {}
+        self._reading: asyncio.Future[tuple[Snapshot, bool]] | None = None
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
 
     async def on_event(self, event: StoredEvent) -> None:
-        self._events_seen += 1
-        for conn in self.catching_up:
+        self._version += 1
+        self._snapshot = None
+        for conn in list(self.catching_up):
             conn.pending.append(event)
+            if len(conn.pending) > MAX_REPLAY_EVENTS:
+                conn.drop_too_slow()  # it reconnects with since, from where it got to
         encoded: dict[Variant, tuple[str, bytes]] = {}
         # No await below: connections join and leave in their own tasks, never mid-loop.
         for audience in list(self.audiences.candidates(event.topic)):
@@ -170,17 +184,34 @@ class Hub:
                 text = encode(event, variant)
                 pair = encoded[variant] = (text, text_frame(text.encode()))
             broadcast(audience.members, *pair)
+        self.recent.add(event, {variant: text for variant, (text, _) in encoded.items()})
 
     def deliver(self, conn: Connection, event: StoredEvent) -> None:
-        """One event to one connection (a replay, or what queued while it caught up)."""
+        """One event to one connection (a replay, or what queued while it caught up), in the
+        text every replay of it shares."""
         variant = route(conn, event)
-        if variant is not None:
-            conn.push(encode(event, variant))
+        if variant is None:
+            return
+        text = self.recent.text(event.seq, variant)
+        if text is None:
+            text = encode(event, variant)
+            self.recent.keep_text(event.seq, variant, text)
+        conn.push(text)
+
+    async def events_since(self, seq: int) -> list[StoredEvent] | None:
+        """The events after ``seq``, from this process's recent ones when they reach back
+        that far, else from the store (None: too far back, the client needs a snapshot)."""
+        recent = self.recent.since(seq)
+        if recent is not None:
+            return recent
+        return await self.store.events_since(seq)
 
     async def reset_all(self) -> None:
         """The history was replaced: close every client (1012) so each reconnects and takes a
         fresh snapshot of the new epoch."""
-        self._events_seen += 1
+        self.recent.clear()
+        self._version += 1
+        self._snapshot = None
         for conn in list(self.connections):
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
 
@@ -192,22 +223,40 @@ class Hub:
         self.catching_up.add(conn)
 
     async def snapshot(self) -> Snapshot:
-        """The store's snapshot, shared by every client that joins until the next event (or
-        reset, or script change): a burst of viewers costs one store read, not one each."""
+        """The store's snapshot, shared by every hello until the next event (or a script
+        change), and read once for all the hellos that ask at the same time: a thousand
+        clients reconnecting at once cost the database one read, not a thousand reads queued
+        before the next command.
+
+        A read shared with a caller that joined after it began is used only if no event was
+        published while it ran; else it is read again (and after a few tries, on its own)."""
+        for _ in range(3):
+            if self._snapshot is not None and _same(
+                self._snapshot_scripts, tuple(self.store.scripts.items())
+            ):
+                return self._snapshot
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._read_snapshot())
+            snap, unchanged = await asyncio.shield(self._reading)
+            if unchanged:
+                return snap
+        return await self.store.snapshot()
+
+    async def _read_snapshot(self) -> tuple[Snapshot, bool]:
+        version = self._version
         scripts = tuple(self.store.scripts.items())
-        cached = self._snapshot
-        if cached is not None and cached[0] == self._events_seen and _same(cached[1], scripts):
-            return cached[2]
-        seen = self._events_seen
-        snap = await self.store.snapshot()
-        if seen == self._events_seen:  # nothing happened meanwhile: it is the latest
-            self._snapshot = (seen, scripts, snap)
-            self._snapshot_texts = {}
-        return snap
+        try:
+            snap = await self.store.snapshot()
+        finally:
+            self._reading = None
+        unchanged = version == self._version
+        if unchanged:
+            self._snapshot, self._snapshot_scripts, self._snapshot_texts = snap, scripts, {}
+        return snap, unchanged
 
     def snapshot_text(self, snap: Snapshot, actor: Actor) -> str:
-        """The encoded ``snapshot`` message, built once per snapshot and actor."""
-        shared = self._snapshot is not None and self._snapshot[2] is snap
+        """The encoded ``snapshot`` message, built once per shared snapshot and actor."""
+        shared = snap is self._snapshot
         text = self._snapshot_texts.get(actor) if shared else None
         if text is None:
             text = protocol.encode(self.snapshot_message(snap, actor))
@@ -253,6 +302,19 @@ class Hub:
         self.per_address[client] -= 1
         if self.per_address[client] <= 0:
             del self.per_address[client]
+            budget = self.replay_budgets.get(client)
+            if budget is not None and budget.full():  # else reconnecting would refill it
+                del self.replay_budgets[client]
+
+    def may_replay(self, client: str, events: int) -> bool:
+        """Whether an anonymous viewer from ``client`` may be replayed ``events`` events: an
+        address spends ``viewer_replay_events`` a second (ten times that at once), then its
+        viewers get snapshots, one frame each, which tell them the same."""
+        budget = self.replay_budgets.get(client)
+        if budget is None:
+            rate = self.limits.viewer_replay_events
+            budget = self.replay_budgets[client] = TokenBucket(rate, 10 * rate)
+        return budget.take(events)
 
     async def joined(self, conn: Connection) -> None:
         """A caught-up connection goes live; a city's first coordinator marks it online."""
@@ -264,7 +326,9 @@ class Hub:
         if conn.actor.role is Role.COORDINATOR and city:
             self.coordinators[city] += 1
             if self.coordinators[city] == 1:
-                await self.store.set_presence(city, True, datetime.now(UTC))
+                # A store that cannot write now costs the presence dot, not the connection.
+                with contextlib.suppress(StoreError):
+                    await self.store.set_presence(city, True, datetime.now(UTC))
 
     async def left(self, conn: Connection) -> None:
         """Forget a connection; a city's last coordinator leaving marks it offline."""

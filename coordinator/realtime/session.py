@@ -18,6 +18,7 @@ from coordinator.realtime.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN_LATER,
 from coordinator.realtime.hub import Hub
 from coordinator.rules import Role, State, allowed_next_states
 from coordinator.service import CommandError, CommandService, error_message
+from coordinator.state.base import Snapshot, StoredEvent
 
 log = logging.getLogger("coordinator.ws")
 
@@ -60,7 +61,7 @@ class Sessions:
             await ws.close(code=CLOSE_POLICY)
             return
         within_caps = self.hub.open(client)
-        conn = Connection(ws, self.limits)
+        conn = Connection(ws, self.limits, client)
         started = time.monotonic()
         close_code = 1000
         try:
@@ -171,21 +172,46 @@ class Sessions:
         self.hub.catch_up(conn)  # from here on, new events queue up in conn.pending
         snap = await self.hub.snapshot()
         conn.send(self._welcome(conn, snap.seq, snap.epoch))
-        replay = None
-        if hello.since is not None and hello.epoch in (None, snap.epoch):
-            replay = await self.hub.store.events_since(hello.since)
+        replay = await self._replay_for(conn, hello, snap)
         if replay is None:
             conn.push(self.hub.snapshot_text(snap, conn.actor))
             synced = snap.seq
         else:
-            synced = hello.since or 0
-            for event in replay:
-                self.hub.deliver(conn, event)
-                synced = event.seq
-        for event in conn.pending:
-            if event.seq > synced:
-                self.hub.deliver(conn, event)
+            synced = await self._drain(conn, replay, hello.since or 0)
+        while conn.pending and not conn.closed:  # what came meanwhile, in seq order
+            batch, conn.pending = conn.pending, []
+            synced = await self._drain(conn, [e for e in batch if e.seq > synced], synced)
         await self.hub.joined(conn)  # live from here, with no await in between
+
+    async def _replay_for(
+        self, conn: Connection, hello: Hello, snap: Snapshot
+    ) -> list[StoredEvent] | None:
+        """The events the client missed, or None when it needs a snapshot: no ``since``,
+        another epoch, a gap the store no longer holds, or, for an anonymous viewer, more
+        than ``viewer_replay_events`` back (a snapshot is one frame; a replay costs a frame
+        per event), or when its address has spent its replay budget (Hub.may_replay)."""
+        if hello.since is None or hello.epoch not in (None, snap.epoch):
+            return None
+        if conn.record is None:
+            missed = snap.seq - hello.since
+            if missed > self.limits.viewer_replay_events or not self.hub.may_replay(
+                conn.address, max(0, missed)
+            ):
+                return None
+        return await self.hub.events_since(hello.since)
+
+    async def _drain(self, conn: Connection, events: list[StoredEvent], synced: int) -> int:
+        """Send ``events`` at the client's pace: whenever half its outbox is queued, wait for
+        it to read, so a slow link catches up instead of overflowing the outbox that
+        protects live fan-out. Returns the seq it is synced to."""
+        for event in events:
+            if conn.closed:
+                break
+            self.hub.deliver(conn, event)
+            synced = event.seq
+            if conn.outbox.queued >= conn.outbox.limit // 2:
+                await conn.outbox.flush()
+        return synced
 
     def _welcome(self, conn: Connection, seq: int, epoch: str) -> dict[str, Any]:
         welcome: dict[str, Any] = {

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from coordinator.context import context
+from coordinator.cue_log import spreadsheet_safe
 from coordinator.routes.common import download, require_token
 from coordinator.routes.errors import ApiError
 from coordinator.rules import Role
@@ -34,9 +35,6 @@ def audit_csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     for row in rows:
         writer.writerow(
-            {
-                k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@\t\r" else v)
-                for k, v in row.items()
-            }
+            {k: spreadsheet_safe(v) if isinstance(v, str) else v for k, v in row.items()}
         )
     return out.getvalue()

@@ -12,6 +12,7 @@ from coordinator.caching import CachedBody, strong_etag
 from coordinator.context import AppContext, context
 from coordinator.routes.common import conditional, path_city
 from coordinator.routes.errors import ApiError
+from coordinator.routes.hosts import link_base
 
 
 async def api_cities(request: Request) -> Response:
@@ -32,7 +33,7 @@ async def calendar_city(request: Request) -> Response:
 
 async def _feed(request: Request, city_ids: tuple[str, ...] | None) -> Response:
     ctx = context(request)
-    base = str(request.base_url).rstrip("/")
+    base = link_base(request)
     cached = await ctx.feed_cache.get(
         (city_ids, base), functools.partial(_build_feed, ctx, base, city_ids)
     )

@@ -40,6 +40,26 @@ def path_city(request: Request) -> str:
     return city_id
 
 
+async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
+    """The request body, read as it arrives and refused (``too_large``, 413) as soon as it
+    passes ``max_bytes`` (default: the ``max_body_bytes`` limit), before it is all in memory:
+    a 200 MB body sent with a valid token used to be read whole first."""
+    if max_bytes is None:
+        max_bytes = context(request).settings.limits.max_body_bytes
+    too_large = ApiError("too_large", f"the request body is over {max_bytes} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def json_object(body: bytes, *, empty_ok: bool = False) -> dict[str, Any]:
     """A request body that must be one JSON object (``{}`` for an empty body when allowed)."""
     if empty_ok and not body.strip():
@@ -59,9 +79,14 @@ def download(body: str, media_type: str, filename: str) -> Response:
     )
 
 
-def conditional(request: Request, cached: CachedBody, media_type: str) -> Response:
-    """The cached body, or 304 when the client's copy is current (If-None-Match first)."""
+def conditional(
+    request: Request, cached: CachedBody, media_type: str, *, filename: str | None = None
+) -> Response:
+    """The cached body, or 304 when the client's copy is current (If-None-Match first); with
+    ``filename``, a file the browser saves under that name."""
     headers = {"ETag": cached.etag, "Cache-Control": "no-cache"}
+    if filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     if cached.last_modified_http:
         headers["Last-Modified"] = cached.last_modified_http
     last_modified = cached.last_modified or datetime.max.replace(tzinfo=UTC)

@@ -13,7 +13,7 @@ from coordinator import protocol
 from coordinator.caching import CachedBody, strong_etag
 from coordinator.context import AppContext, context
 from coordinator.protocol import ProtocolError, StatusCommand
-from coordinator.routes.common import conditional, json_object, require_token
+from coordinator.routes.common import conditional, json_object, read_body, require_token
 from coordinator.service import PUBLIC
 
 
@@ -46,7 +46,7 @@ async def post_status(request: Request) -> Response:
     """A coordinator's status change: the websocket's ``status`` message over HTTP."""
     city_id = request.path_params["city"]
     record = require_token(request)
-    raw = json_object(await request.body())
+    raw = json_object(await read_body(request))
     if "city" in raw and raw["city"] != city_id:
         raise ProtocolError("status.city: does not match the city in the path")
     message = protocol.parse_client_object({**raw, "type": "status", "city": city_id})

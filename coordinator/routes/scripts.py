@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 from collections.abc import Mapping
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from coordinator import protocol, scripts
 from coordinator.context import context
-from coordinator.routes.common import path_city, require_token
+from coordinator.routes.common import path_city, read_body, require_token
 from coordinator.routes.cues import city_script
 from coordinator.routes.errors import ApiError
 from coordinator.rules import Role
@@ -42,11 +43,12 @@ async def put_script(request: Request) -> Response:
     record = require_token(request)
     if record.role is not Role.ADMIN:
         raise ApiError("forbidden", "only an admin uploads scripts")
-    body = await request.body()
-    if len(body) > MAX_SCRIPT_BYTES:
-        raise ApiError("invalid", f"the script is over {MAX_SCRIPT_BYTES} bytes")
+    body = await read_body(request, MAX_SCRIPT_BYTES)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    upload, script = read_upload(city_id, media, request.query_params, body)
+    # Parsing a 2 MB script takes a while: off the event loop, so others are served meanwhile.
+    upload, script = await asyncio.to_thread(
+        read_upload, city_id, media, dict(request.query_params), body
+    )
     ctx = context(request)
     current = (await ctx.store.snapshot()).board.state(city_id)
     await ctx.store.save_script(city_id, upload)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from coordinator.scripts import markup
+from coordinator.scripts.caps import check_cue_text
 from coordinator.scripts.damage import damage
 from coordinator.scripts.model import BLANK, Cue, Script
 from coordinator.scripts.problems import Problems
@@ -61,6 +62,10 @@ def build_script(rows: list[Row], languages: Sequence[str], problems: Problems) 
             elif value and (why := damage(value)) is not None:
                 where = row.cells.get(language, f"column {language!r}")
                 problems.add(row.lines.get(language, row.line), f"{where}: {why}")
+            if value:
+                check_cue_text(
+                    value, row.lines.get(language, row.line), problems, f"cue {number} ({language})"
+                )
             text[language] = markup.as_written(value) if value else ""
         cues.append(Cue(number=number, text=text, notes=row.notes, label=row.label))
     check_labels([(row.label, row.line) for row in rows], problems)

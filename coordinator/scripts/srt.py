@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from coordinator.scripts import markup
+from coordinator.scripts.caps import check_cue_text
 from coordinator.scripts.damage import damage
 from coordinator.scripts.model import SubtitleCue
 from coordinator.scripts.problems import Problems
@@ -107,6 +108,8 @@ def _cue(lines: list[tuple[int, str]], number: int, problems: Problems) -> Subti
         problems.add(line, f"empty cue {number} ({HINT_BLANK})")
     elif (why := damage(markup.plain(cleaned))) is not None:
         problems.add(first_text, f"cue {number}: {why}")
+    if cleaned:
+        check_cue_text(cleaned, first_text, problems, f"cue {number}")
     return SubtitleCue(
         line,
         label,

@@ -6,6 +6,7 @@ line: a lost line of the reading would shift every later cue."""
 from __future__ import annotations
 
 from coordinator.scripts import markup, webvtt
+from coordinator.scripts.caps import check_cue_text
 from coordinator.scripts.damage import damage
 from coordinator.scripts.model import ScriptError, SubtitleCue
 from coordinator.scripts.problems import Problems
@@ -41,6 +42,8 @@ def _cue(cue: webvtt.VttCue, number: int, problems: Problems) -> SubtitleCue:
         problems.add(cue.line, f"empty cue {number} ({HINT_BLANK})")
     elif (why := damage(markup.plain(cleaned))) is not None:
         problems.add(cue.text_line, f"cue {number}: {why}")
+    if cleaned:
+        check_cue_text(cleaned, cue.text_line, problems, f"cue {number}")
     return SubtitleCue(
         line=cue.line,
         label=cue.identifier.strip(),

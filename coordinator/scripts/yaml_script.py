@@ -6,6 +6,7 @@ from __future__ import annotations
 import yaml
 
 from coordinator.config import LANGUAGE_RE
+from coordinator.scripts.caps import refuse_yaml_aliases
 from coordinator.scripts.model import BLANK, Script, ScriptError
 from coordinator.scripts.problems import Problems
 from coordinator.scripts.rows import Row, build_script
@@ -13,8 +14,10 @@ from coordinator.scripts.rows import Row, build_script
 
 def parse_yaml(text: str, source: str) -> Script:
     """A script in the project's YAML form (see the module docstring)."""
+    text = text.removeprefix("\ufeff")
+    refuse_yaml_aliases(text, source)
     try:
-        root = yaml.compose(text.removeprefix("\ufeff"), Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ScriptError([_yaml_problem(exc, source)]) from None
     if not isinstance(root, yaml.MappingNode):

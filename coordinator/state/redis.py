@@ -25,7 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coordinator.channels import LIVE, REHEARSAL, cue_key
@@ -272,6 +272,10 @@ class RedisStore(Store):
             raise StoreUnavailable(
                 "the shared store (Redis) is unreachable; nothing was changed, try again"
             ) from exc
+        except ResponseError as exc:  # READONLY after a failover, OOM at maxmemory, ...
+            raise StoreUnavailable(
+                f"the shared store (Redis) refused the write ({exc}); nothing was changed"
+            ) from exc
 
     async def _apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
         cmd_key = self.key("cmd:" + command_key(actor, command.id))
@@ -355,8 +359,8 @@ class RedisStore(Store):
             pipe.hset(self.key("scripts"), city, records.encode_script_upload(upload))
             pipe.hset(self.key("script_version"), city, upload.version)
             await pipe.execute()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable("Redis is unreachable; the script was not saved") from exc
+        except (*UNAVAILABLE, ResponseError) as exc:
+            raise StoreUnavailable(f"Redis cannot take the script now ({exc}); not saved") from exc
 
     async def stored_scripts(self) -> dict[str, ScriptUpload]:
         rows = await self.redis.hgetall(self.key("scripts"))
@@ -392,7 +396,7 @@ class RedisStore(Store):
                 else:
                     await self.redis.hdel(self.key("presence"), field)
                 return await self._sync_presence(city, now)
-            except UNAVAILABLE:
+            except (*UNAVAILABLE, ResponseError):  # presence waits for the store to write
                 return None
 
     async def _presence_map(self) -> dict[str, bool]:

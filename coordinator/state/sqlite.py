@@ -9,6 +9,7 @@ tell the listeners" one step, so listeners hear events in ``seq`` order.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import sqlite3
 from collections.abc import Callable
@@ -34,9 +35,11 @@ from coordinator.state.base import (
     Store,
     StoredEvent,
     StoreError,
+    StoreUnavailable,
 )
 
 T = TypeVar("T")
+BUSY_TIMEOUT_S = 0.25
 DB_NAME = "coordinator.sqlite3"
 SCHEMA_VERSION = "2"
 _SELECT_EVENTS = "SELECT seq, kind, city, at, data, staff, audience FROM events"
@@ -74,6 +77,13 @@ def verify(data_dir: Path) -> None:
     path = database_path(data_dir)
     if not path.exists():
         return
+    for where in (data_dir, path):
+        if not os.access(where, os.W_OK):
+            raise StoreError(
+                f"{where}: not writable by this user. The database is not necessarily "
+                "damaged: give the server's user write access to the directory and the file "
+                "(it writes a -wal and a -shm file beside it); do not move it away."
+            )
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -126,8 +136,16 @@ class SqliteStore(Store):
         self.epoch = ""
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the database thread. A database that cannot take the work right now
+        (disk full, locked by another process past the busy timeout, turned read-only) raises
+        :class:`StoreUnavailable`: the transaction was rolled back, nothing changed."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(
+                f"the database cannot take it right now ({exc}); try again"
+            ) from None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -135,12 +153,14 @@ class SqliteStore(Store):
         verify(self.data_dir)
         try:
             self.epoch = await self._run(self._open_sync)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreUnavailable) as exc:
             raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
 
     def _open_sync(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None)
+        # A writer in another process holds the lock: wait a moment, not the default 5 s, on
+        # the one database thread every snapshot and command shares.
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -346,8 +366,8 @@ class SqliteStore(Store):
         async with self._lock:
             if self._online.get(city, False) == online:
                 return None
-            self._online[city] = online
             event = await self._run(self._presence_sync, city, online, now)
+            self._online[city] = online  # once it is on disk
             await self._publish(event)
             return event
 

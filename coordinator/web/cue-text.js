@@ -17,12 +17,17 @@ function literalText(chunk) {
   return chunk.replace(REFERENCE_RE, (_, name) => REFERENCES[name]);
 }
 
+// As deep as the server lets a script nest them (coordinator/scripts/caps.py); deeper tags are
+// dropped, their text shown flat: thousands of nested elements crash a renderer.
+const MAX_DEPTH = 8;
+
 /**
  * Append ``text`` to ``parent`` as text nodes, <br>s and <i>/<b>/<u> elements.
  * An unmatched closing tag is shown as text; a tag left open closes at the end of the cue.
  */
 export function appendCueText(parent, text) {
   const stack = [parent];
+  const dropped = {};
   const top = () => stack[stack.length - 1];
   const addText = (chunk) => {
     const lines = chunk.split(/\r\n|\r|\n/);
@@ -36,6 +41,14 @@ export function appendCueText(parent, text) {
     const [tag, closing, name] = match;
     addText(match.input.slice(last, match.index));
     last = match.index + tag.length;
+    if (!closing && stack.length > MAX_DEPTH) {
+      dropped[name] = (dropped[name] || 0) + 1;
+      continue;
+    }
+    if (closing && dropped[name]) {
+      dropped[name] -= 1;
+      continue;
+    }
     if (!closing) {
       const node = document.createElement(name);
       top().append(node);

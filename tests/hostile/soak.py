@@ -356,6 +356,7 @@ def start_server(workdir: Path, viewers: int) -> tuple[ServerProcess, dict[str, 
             # Every soak client comes from 127.0.0.1; in the field they are thousands of
             # addresses. The global cap stays at its default.
             "--limit", f"max_connections_per_address={viewers + 100}",
+            "--limit", f"max_tcp_per_address={viewers + 100}",
         ],
     )  # fmt: skip
     return server.start(), staff

@@ -103,11 +103,12 @@ def _plan(tokens: Tokens) -> list[tuple[str, list[dict[str, Any]]]]:
 
 
 def _replay(
-    server: ServerProcess, since: int, epoch: str | None
+    server: ServerProcess, since: int, epoch: str | None, token: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Connect with ``since`` and read the replay up to the welcome's seq."""
+    """Connect with ``since`` and read the replay up to the welcome's seq (as staff: a viewer
+    is replayed at most ``viewer_replay_events``, and the burst makes more)."""
     with WsClient(server.ws_url) as client:
-        hello: dict[str, Any] = {"since": since}
+        hello: dict[str, Any] = {"since": since, "token": token}
         if epoch:
             hello["epoch"] = epoch
         welcome = client.hello(**hello)
@@ -162,7 +163,7 @@ def test_kill_9_in_a_burst_keeps_every_ack_and_half_applies_nothing(
         assert by_id[cid]["seq"] == seq, cid
     # 2. One history: the seqs are contiguous from the start, each audit entry is an event.
     state = server.get_json("/api/state")
-    welcome, events = _replay(server, welcome0["seq"], welcome0["epoch"])
+    welcome, events = _replay(server, welcome0["seq"], welcome0["epoch"], tokens.admin)
     assert welcome["epoch"] == welcome0["epoch"] == state["epoch"]
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(welcome0["seq"] + 1, state["seq"] + 1))

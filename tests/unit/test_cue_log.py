@@ -120,3 +120,30 @@ def test_cue_log_vtt_languages_and_edge_cases(script: Script) -> None:
     stepped = [CueLogEntry(at(10), 1, False), CueLogEntry(at(12), 2, False)]
     stepped.append(CueLogEntry(at(11), 3, False))
     assert vtt_timings(cue_log_vtt(stepped, script, ["en"])) == [(0, 2000), (2000, 7000)]
+
+
+def test_a_backward_clock_step_loses_no_cue_after_it(script: Script) -> None:
+    # The server's clock stepped back an hour between cue 2 and cue 3.
+    stepped = [
+        CueLogEntry(at(0), 1, False),
+        CueLogEntry(at(4), 2, False),
+        CueLogEntry(at(-3600 + 5), 3, False),
+        CueLogEntry(at(-3600 + 9), 5, False),  # (cue 4 is a blank)
+    ]
+    times = re.findall(r"^(\S+) --> (\S+)$", cue_log_vtt(stepped, script, ["en"]), re.M)
+    # The gap across the step counts as none; every later duration is kept.
+    assert times == [
+        ("00:00:00.000", "00:00:04.000"),
+        ("00:00:04.000", "00:00:08.000"),
+        ("00:00:08.000", "00:00:13.000"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['=HYPERLINK("http://x")', "+1", "- Yes, and then?", "@SUM(A1)", "\tx", "  =1+1", "＝1+1"],
+)
+def test_cue_log_csv_cells_never_start_a_formula(text: str) -> None:
+    one = Script(cues=(scripts.Cue(number=1, text={"en": text}),), languages=("en",), source="x")
+    rows = list(csv.reader(io.StringIO(cue_log_csv([CueLogEntry(at(0), 1, False)], one))))
+    assert rows[1][3] == "'" + text

@@ -26,6 +26,7 @@ def test_every_variable_round_trips_through_to_env() -> None:
         demo=True,
         limits=Limits().with_overrides(["max_connections=7"]),
         allowed_origins=("https://a.example", "https://b.example"),
+        allowed_hosts=("reading.example", "127.0.0.1:8000"),
         osc_port=9000,
         osc_host="127.0.0.2",
         host="::1",
