@@ -54,7 +54,13 @@ def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
     if settings.redis_url:
         from coordinator.state.redis import RedisStore  # imported only when used
 
-        return RedisStore(cfg, settings.redis_url, settings.redis_prefix)
+        return RedisStore(
+            cfg,
+            settings.redis_url,
+            settings.redis_prefix,
+            min_replicas=settings.redis_min_replicas,
+            ca_file=settings.redis_ca_file,
+        )
     return SqliteStore(cfg, settings.data_dir)
 
 

@@ -125,7 +125,23 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--redis-url": (
         "redis_url",
-        {"help": "share state over Redis, e.g. redis://127.0.0.1:6379/0"},
+        {
+            "help": "share state over Redis, e.g. redis://127.0.0.1:6379/0, or through "
+            "Sentinel: redis+sentinel://HOST:PORT,HOST:PORT/SERVICE (rediss: TLS)"
+        },
+    ),
+    "--redis-min-replicas": (
+        "redis_min_replicas",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "acknowledge a change once N Redis replicas hold it too (default: 1 while "
+            "the primary has a replica online, else 0)",
+        },
+    ),
+    "--redis-ca-file": (
+        "redis_ca_file",
+        {"type": Path, "help": "trust this CA certificate file for rediss:// Redis URLs"},
     ),
     "--redis-prefix": (
         "redis_prefix",
@@ -192,7 +208,7 @@ def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
 def cmd_serve(args: argparse.Namespace) -> int:
     from coordinator import logs, scripts
     from coordinator.app import create_app
-    from coordinator.state import sqlite
+    from coordinator.state import redis_connection, sqlite
     from coordinator.state.base import StoreError
 
     try:
@@ -207,7 +223,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     logs.configure(settings.log_level.upper())
     try:
-        if not settings.redis_url:
+        if settings.redis_url:
+            redis_connection.verify(settings.redis_url, settings.redis_ca_file)
+        else:
             sqlite.verify(settings.data_dir)
         app = create_app(settings)
     except (config_mod.ConfigError, scripts.ScriptError) as exc:

@@ -36,6 +36,8 @@ class Settings:
     secrets_path: Path | None = None
     redis_url: str | None = None
     redis_prefix: str | None = None
+    redis_min_replicas: int | None = None  # None: 1 while the primary has a replica online
+    redis_ca_file: Path | None = None
     demo: bool = False
     demo_lead: timedelta = timedelta(minutes=10)
     limits: Limits = field(default_factory=Limits)
@@ -91,6 +93,12 @@ class Settings:
             found.append(
                 "--workers above 1 needs --redis-url: processes share their state in Redis"
             )
+        if self.redis_min_replicas is not None and self.redis_min_replicas < 0:
+            found.append(f"--redis-min-replicas {self.redis_min_replicas}: use 0 or more")
+        if self.redis_ca_file is not None and not (self.redis_url or "").startswith("rediss"):
+            found.append(
+                "--redis-ca-file needs a TLS --redis-url (rediss:// or rediss+sentinel://)"
+            )
         if not 0 <= self.port < 65536:
             found.append(f"--port {self.port}: use 0-65535 (0: any free port)")
         if self.log_level not in LOG_LEVELS:
@@ -142,6 +150,15 @@ ENVIRONMENT: dict[str, EnvVar] = {
     "secrets_path": EnvVar("COORDINATOR_SECRETS", Path, str, "the token hashes file"),
     "redis_url": EnvVar("REDIS_URL", str, str, "share state over Redis at this URL"),
     "redis_prefix": EnvVar("COORDINATOR_REDIS_PREFIX", str, str, "prefix of every Redis key"),
+    "redis_min_replicas": EnvVar(
+        "COORDINATOR_REDIS_MIN_REPLICAS",
+        _whole_number,
+        str,
+        "Redis replicas that must hold a change before it is acknowledged",
+    ),
+    "redis_ca_file": EnvVar(
+        "COORDINATOR_REDIS_CA_FILE", Path, str, "CA certificate(s) to trust for rediss:// URLs"
+    ),
     "demo": EnvVar(
         "COORDINATOR_DEMO", _flag, lambda v: "1" if v else "0", "1: start the event soon"
     ),

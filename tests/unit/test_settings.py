@@ -19,8 +19,10 @@ def test_every_variable_round_trips_through_to_env() -> None:
         config_path=Path("event/cities.yaml"),
         data_dir=Path("state"),
         secrets_path=Path("keys.yaml"),
-        redis_url="redis://127.0.0.1:6379/3",
+        redis_url="rediss+sentinel://10.0.0.1:26379,10.0.0.2:26379/main/3",
         redis_prefix="t:",
+        redis_min_replicas=2,
+        redis_ca_file=Path("redis-ca.pem"),
         demo=True,
         limits=Limits().with_overrides(["max_connections=7"]),
         allowed_origins=("https://a.example", "https://b.example"),
@@ -65,6 +67,12 @@ def test_problems_name_the_option() -> None:
         "--workers above 1 needs --redis-url: processes share their state in Redis"
     ]
     assert "--port 70000: use 0-65535 (0: any free port)" in Settings(port=70000).problems()
+    assert Settings(redis_min_replicas=-1).problems() == ["--redis-min-replicas -1: use 0 or more"]
+    plain = Settings(redis_url="redis://127.0.0.1:6379/0", redis_ca_file=Path("ca.pem"))
+    assert plain.problems() == [
+        "--redis-ca-file needs a TLS --redis-url (rediss:// or rediss+sentinel://)"
+    ]
+    assert Settings(redis_url="rediss://h:6380/0", redis_ca_file=Path("ca.pem")).problems() == []
 
 
 def test_deploy_doc_names_every_variable() -> None:
