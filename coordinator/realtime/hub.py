@@ -64,6 +64,7 @@ class Hub:
         self.per_address: collections.Counter[str] = collections.Counter()
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
+        store.on_availability(self.availability_changed)
 
     async def on_event(self, event: StoredEvent) -> None:
         encoded: dict[Variant, str] = {}
@@ -84,6 +85,14 @@ class Hub:
         variant = route(conn, event)
         if variant is not None:
             conn.push(encode(event, variant))
+
+    async def availability_changed(self, available: bool) -> None:
+        """Tell every caught-up client whether commands can be taken (``service``); one
+        connecting meanwhile is told at the end of its catch-up."""
+        text = protocol.encode(protocol.service_message(available))
+        for conn in self.connections:
+            if not conn.catching_up:
+                conn.push(text)
 
     async def reset_all(self) -> None:
         """The history was replaced: close every client (1012) so each reconnects and takes a

@@ -180,6 +180,8 @@ class Sessions:
                 self.hub.deliver(conn, event)
         conn.pending.clear()
         conn.catching_up = False
+        if not self.hub.store.available:  # no await since catching_up: no news is missed
+            conn.send(protocol.service_message(False))
         await self.hub.joined(conn)
 
     def _welcome(self, conn: Connection, seq: int, epoch: str) -> dict[str, Any]:

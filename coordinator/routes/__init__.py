@@ -25,6 +25,7 @@ def route_table() -> list[BaseRoute]:
         Route("/follow/{city}", partial(pages.page, "follow")),
         Route("/cities/{city}/follow-qr.svg", pages.follow_qr),
         Route("/healthz", pages.healthz),
+        Route("/readyz", pages.readyz),
         Route("/api/cities", calendar.api_cities),
         Route("/calendar.ics", calendar.calendar_all),
         Route("/cities/{city}/calendar.ics", calendar.calendar_city),

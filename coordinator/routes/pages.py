@@ -8,6 +8,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from coordinator import pages, qr
 from coordinator.context import context
 from coordinator.routes.common import path_city
+from coordinator.routes.errors import ApiError
 from coordinator.web_files import read_page
 
 
@@ -37,4 +38,13 @@ async def follow_qr(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
     return PlainTextResponse("ok")
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the process can take commands now (its store is reachable and confirms
+    changes); 503 ``unavailable`` otherwise, e.g. while Redis fails over."""
+    if not context(request).store.available:
+        raise ApiError("unavailable", "the store cannot take changes right now")
+    return PlainTextResponse("ready")

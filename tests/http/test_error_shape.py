@@ -35,6 +35,7 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/follow/{city}"): ("GET", "/follow/atlantis", None, None),
     ("GET", "/cities/{city}/follow-qr.svg"): ("GET", "/cities/atlantis/follow-qr.svg", None, None),
     ("GET", "/healthz"): ("POST", "/healthz", None, None),
+    ("GET", "/readyz"): ("POST", "/readyz", None, None),
     ("GET", "/api/cities"): ("GET", "/api/cities?tz=Mars/Olympus", None, None),
     ("GET", "/calendar.ics"): ("PUT", "/calendar.ics", None, None),
     ("GET", "/cities/{city}/calendar.ics"): ("GET", "/cities/atlantis/calendar.ics", None, None),
