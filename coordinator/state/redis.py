@@ -55,7 +55,7 @@ from coordinator.state.base import (
 )
 from coordinator.state.redis_connection import RedisClients, explain, parse_redis_url
 from coordinator.state.redis_presence import PresenceBook
-from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, ReplicaRule
+from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
 
 log = logging.getLogger("coordinator.redis")
 
@@ -64,7 +64,7 @@ COMMAND_TTL_S = 24 * 3600
 HEARTBEAT_S = 5.0
 PROCESS_TTL_S = 20
 READ_BLOCK_MS = 1000
-RETRY_MIN_S, RETRY_MAX_S = 0.2, 1.0  # the reader's reconnection back-off
+RETRY_MIN_S, RETRY_MAX_S = 0.1, 0.5  # the reader's reconnection back-off
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -269,6 +269,7 @@ class RedisStore(Store):
         try:
             return await self._apply(command, actor, now)
         except UNAVAILABLE as exc:
+            self.replicas.forget()
             raise StoreUnavailable(
                 "the shared store (Redis) is unreachable; nothing was changed, try again"
             ) from exc
@@ -310,7 +311,7 @@ class RedisStore(Store):
         """The outcome once the command is on enough replicas. The idempotency key travels
         with the change, so it tells whether the primary we reach now (after a failover,
         perhaps) has the command, and under which seq. Raises ``StoreUnavailable``."""
-        if not self.replicas.needed:
+        if not await self.replicas.need(self.redis):
             return Outcome(seq=seq, events=events)
         (stored,) = await self.replicas.confirm(
             self.redis, self.alive_key, PROCESS_TTL_S, lambda pipe: pipe.get(cmd_key)
@@ -445,18 +446,22 @@ class RedisStore(Store):
                     await self._check_epoch()
             except asyncio.CancelledError:
                 raise
-            except (*UNAVAILABLE, StoreUnavailable) as exc:
-                if self.available:
-                    log.error(
-                        "Redis is unavailable (%s); serving the last known state", explain(exc)
-                    )
-                await self._set_available(False)
+            except NotReplicated as exc:  # WAIT took its time; replicas were counted again
+                await self._unavailable(exc)
+            except UNAVAILABLE as exc:
+                self.replicas.forget()
+                await self._unavailable(exc)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, RETRY_MAX_S)
             except Exception:
                 log.exception("stream reader failed; retrying")
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, RETRY_MAX_S)
+
+    async def _unavailable(self, exc: Exception) -> None:
+        if self.available:
+            log.error("Redis is unavailable (%s); serving the last known state", explain(exc))
+        await self._set_available(False)
 
     async def _read_confirmed(self) -> list[tuple[str, dict[str, str]]]:
         """The next entries after the last delivered one, once they are on enough replicas:

@@ -42,19 +42,31 @@ class ReplicaRule:
 
     def __init__(self, required: int | None = None) -> None:
         self.required = required  # None: 1 while the primary has a replica online, else 0
-        self._online = 0
+        self._online: int | None = None  # None: not known (yet, or since a lost connection)
         self._checked_at = -RECHECK_MIN_S
 
     @property
     def needed(self) -> int:
         if self.required is not None:
             return self.required
-        return min(1, self._online)
+        return 1 if self._online is None else min(1, self._online)
 
-    async def recheck(self, client: Any) -> None:
+    def forget(self) -> None:
+        """The connection was lost (a failover, perhaps): ask the primary again before the
+        next check, rather than wait for replicas the new primary may not have."""
+        self._online = None
+
+    async def need(self, client: Any) -> int:
+        """The replicas needed now. While none is known (by default), the primary is asked
+        again at most every half second, so a replica that joins protects changes at once."""
+        if self.required is None and not self._online:
+            await self.recheck(client, force=self._online is None)
+        return self.needed
+
+    async def recheck(self, client: Any, *, force: bool = False) -> None:
         """Count the primary's replicas that are online (at most every half second)."""
         now = time.monotonic()
-        if now - self._checked_at < RECHECK_MIN_S:
+        if now - self._checked_at < RECHECK_MIN_S and not force:
             return
         self._checked_at = now
         info = await client.info("replication")
@@ -65,7 +77,7 @@ class ReplicaRule:
             and isinstance(value, dict)
             and value.get("state") == "online"
         )
-        if online != self._online:
+        if self._online is not None and online != self._online:
             log.warning(
                 "the Redis primary has %d replica(s) online; an acknowledgement now needs %d",
                 online,
@@ -79,7 +91,7 @@ class ReplicaRule:
         """Run ``reads`` (which queue commands on a pipeline) and, when replicas are needed, the
         barrier after them, on one connection. Returns the reads' results; raises
         :class:`NotReplicated` when too few replicas confirmed within ``WAIT_TIMEOUT_MS``."""
-        needed = self.needed
+        needed = await self.need(client)
         pipe = client.pipeline(transaction=False)
         reads(pipe)
         if needed:
