@@ -243,5 +243,8 @@ def explain(exc: BaseException) -> str:
         )
     text = str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        text += "; to trust the server's certificate, give its CA with --redis-ca-file"
+        text = (
+            text.rstrip(".")
+            + "; to trust the server's certificate, give its CA with --redis-ca-file"
+        )
     return text

@@ -1,6 +1,7 @@
-"""Redis with replicas and Sentinel: acknowledgements wait for a replica, processes follow a
-failover by themselves, and viewers are told while the service is degraded. Each test runs
-its own redis-server processes on free ports (tests/support/redis_cluster.py)."""
+"""Redis with replicas, Sentinel and TLS: acknowledgements wait for a replica, processes
+follow a failover by themselves, viewers are told while the service is degraded, and
+``rediss://`` / ``rediss+sentinel://`` trust a CA file. Each test runs its own redis-server
+processes on free ports (tests/support/redis_cluster.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from tests.conftest import Tokens
 from tests.support.harness import RedisServer, ServerProcess, WsClient, http_request
-from tests.support.redis_cluster import RedisNode, SentinelGroup
+from tests.support.redis_cluster import RedisNode, SentinelGroup, Tls
 
 pytestmark = pytest.mark.redis
 
@@ -171,3 +172,54 @@ def test_a_plain_redis_outage_is_told_to_viewers_and_readyz(
         assert ready(server) == 200
     finally:
         redis.kill()
+
+
+def test_rediss_trusts_the_ca_file_and_without_it_the_start_says_what_to_do(
+    server_factory: Start, tmp_path: Path, ws_client: Open, tokens: Tokens
+) -> None:
+    tls = Tls.make(tmp_path / "tls")
+    node = RedisNode(tmp_path / "redis", tls=tls)
+    node.start()
+    try:
+        url = f"rediss://127.0.0.1:{node.port}/0"
+        with pytest.raises(RuntimeError) as refused:
+            server_factory("--redis-url", url, data_dir=tmp_path / "no-ca")
+        text = str(refused.value)
+        assert "error: cannot reach Redis (rediss://127.0.0.1:" in text, text[-2000:]
+        assert "CERTIFICATE_VERIFY_FAILED" in text and "--redis-ca-file" in text
+        assert "Traceback" not in text
+        server = server_factory(
+            "--redis-url", url, "--redis-ca-file", str(tls.ca), "--redis-prefix", "t:"
+        )  # fmt: skip
+        viewer = ws_client(server.ws_url)
+        viewer.hello()
+        viewer.recv()
+        ack = until_acked(server, tokens.paris, "t1", "preparing")
+        assert viewer.recv_until(lambda m: m["type"] == "event")["seq"] == ack["seq"]
+    finally:
+        node.kill()
+
+
+def test_rediss_sentinel_follows_a_failover_over_tls(
+    server_factory: Start, tmp_path: Path, ws_client: Open, tokens: Tokens
+) -> None:
+    tls = Tls.make(tmp_path / "tls")
+    group = SentinelGroup(tmp_path / "redis", tls=tls).start()
+    try:
+        assert group.url.startswith("rediss+sentinel://")
+        server = server_factory(
+            "--redis-url", group.url, "--redis-prefix", "ts:",
+            env={"COORDINATOR_REDIS_CA_FILE": str(tls.ca)},
+        )  # fmt: skip
+        viewer = ws_client(server.ws_url)
+        viewer.hello()
+        viewer.recv()
+        first = until_acked(server, tokens.paris, "ts1", "preparing")
+        group.primary().kill()
+        second = until_acked(server, tokens.paris, "ts2", "live")
+        assert second["seq"] == first["seq"] + 1
+        seqs = [viewer.recv_until(lambda m: m["type"] == "event", 15)["seq"] for _ in range(2)]
+        assert seqs == [first["seq"], second["seq"]]
+        assert audit_ids(server, tokens) == ["ts1", "ts2"]
+    finally:
+        group.stop()
