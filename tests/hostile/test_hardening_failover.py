@@ -58,6 +58,7 @@ class StaffClient:
     token: str
     commands: list[dict[str, Any]]
     acks: dict[str, tuple[int, float, float]] = field(default_factory=dict)  # seq, sent, acked
+    first_sent: dict[str, float] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
     unavailable: int = 0
     reconnects: int = 0
@@ -90,6 +91,7 @@ class StaffClient:
                     client = WsClient(self.url)
                     client.hello(self.token)
                 sent_at = time.monotonic()
+                self.first_sent.setdefault(command["id"], sent_at)
                 client.send(command)
                 reply = client.recv_until(
                     lambda m: m["type"] in ("ack", "error") and m.get("id") == command["id"],
@@ -239,6 +241,12 @@ def check_round(
     return {
         "acknowledged": len(acked),
         "acked_before_kill": sum(1 for c in clients for *_, t in c.acks.values() if t < killed_at),
+        "in_flight": sum(
+            1
+            for c in clients
+            for cid, (_, _, acked_at) in c.acks.items()
+            if c.first_sent[cid] < killed_at < acked_at
+        ),
         "unavailable_answers": sum(c.unavailable for c in clients),
         "reconnects": sum(c.reconnects for c in clients),
         "recovery_s": min(after),
@@ -306,7 +314,8 @@ def report(variant: str, rounds: list[dict[str, Any]]) -> None:
     for n, r in enumerate(rounds, 1):
         print(
             f"failover {variant} round {n}: {r['acknowledged']} acknowledged "
-            f"({r['acked_before_kill']} before the kill), {r['unavailable_answers']} "
+            f"({r['acked_before_kill']} before the kill, {r['in_flight']} in flight at it), "
+            f"{r['unavailable_answers']} "
             f"unavailable answers, {r['reconnects']} reconnects, sentinel failover "
             f"{r['failover_s']:.2f} s, kill to first ack {r['recovery_s']:.2f} s; "
             "0 lost, 0 applied twice"
