@@ -77,9 +77,10 @@ class ReplicaRule:
             and isinstance(value, dict)
             and value.get("state") == "online"
         )
-        if self._online is not None and online != self._online:
-            log.warning(
-                "the Redis primary has %d replica(s) online; an acknowledgement now needs %d",
+        if online != self._online:
+            log.log(
+                logging.INFO if self._online is None else logging.WARNING,
+                "the Redis primary has %d replica(s) online; an acknowledgement needs %d",
                 online,
                 self.required if self.required is not None else min(1, online),
             )

@@ -46,6 +46,10 @@ def until_acked(server: ServerProcess, token: str, cmd_id: str, state: str) -> d
         time.sleep(0.1)
 
 
+def is_status_event(message: dict[str, Any]) -> bool:
+    return bool(message["type"] == "event" and message["kind"] == "status")
+
+
 def ready(server: ServerProcess) -> int:
     return http_request("GET", server.url + "/readyz")[0]
 
@@ -223,3 +227,39 @@ def test_rediss_sentinel_follows_a_failover_over_tls(
         assert audit_ids(server, tokens) == ["ts1", "ts2"]
     finally:
         group.stop()
+
+
+def test_a_manual_failover_is_followed_and_no_client_is_dropped(
+    server_factory: Start, group: SentinelGroup, ws_client: Open, tokens: Tokens
+) -> None:
+    """SENTINEL FAILOVER demotes a live primary: connections to it now get READONLY, which
+    must send the process to the new primary, not drop the client."""
+    server = server_factory("--redis-url", group.url, "--redis-prefix", "mf:")
+    viewer = ws_client(server.ws_url)
+    viewer.hello(channels=["status:paris"])
+    viewer.recv()
+    staff = ws_client(server.ws_url)
+    staff.hello(tokens.paris)
+
+    def command(cmd_id: str, state: str) -> dict[str, Any]:
+        extra = {"delay_minutes": 5} if state == "delayed" else {}
+        deadline = time.monotonic() + 30
+        while True:
+            staff.send({"type": "status", "id": cmd_id, "city": "paris", "state": state, **extra})
+            reply = staff.recv_until(lambda m: m.get("id") == cmd_id, 15)
+            if reply["type"] == "ack" or reply["code"] != "unavailable":
+                return reply
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+
+    states = ["preparing", "delayed", "scheduled", "preparing", "live", "paused", "live"]
+    acks = [command("mf0", "preparing")]
+    old = group.primary()
+    with group.sentinels[0].client() as sentinel:
+        assert sentinel.execute_command("SENTINEL", "FAILOVER", "show")
+    new = group.wait_failover(old)
+    group.wait_settled(new, replicas=1)
+    acks += [command(f"mf{n}", state) for n, state in enumerate(states[1:], 1)]
+    assert [a["type"] for a in acks] == ["ack"] * len(states), acks
+    changes = [viewer.recv_until(is_status_event, 10)["seq"] for _ in states]
+    assert changes == [a["seq"] for a in acks] == list(range(acks[0]["seq"], acks[0]["seq"] + 7))
