@@ -19,6 +19,7 @@ from coordinator.context import AppContext
 from coordinator.logs import AccessLog
 from coordinator.osc import OscServer
 from coordinator.protocol import CueCommand
+from coordinator.proxy import ForwardedHeaders
 from coordinator.realtime import Hub, Sessions
 from coordinator.routes import route_table
 from coordinator.routes.errors import EXCEPTION_HANDLERS
@@ -53,13 +54,15 @@ def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
     """The Redis store when a Redis URL is set, else the embedded SQLite store."""
     if settings.redis_url:
         from coordinator.state.redis import RedisStore  # imported only when used
+        from coordinator.state.redis_connect import tls_options
 
+        tls = tls_options(settings.redis_url, settings.redis_tls_ca, settings.redis_tls_no_verify)
         return RedisStore(
             cfg,
             settings.redis_url,
             settings.redis_prefix,
+            tls,
             min_replicas=settings.redis_min_replicas,
-            ca_file=settings.redis_ca_file,
         )
     return SqliteStore(cfg, settings.data_dir)
 
@@ -69,7 +72,7 @@ def app_from_env() -> Starlette:
     from coordinator import logs
 
     settings = Settings.from_env(os.environ)
-    logs.configure(settings.log_level.upper())
+    logs.configure(settings.log_level.upper(), settings.log_format)
     return create_app(settings)
 
 
@@ -108,7 +111,12 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app = Starlette(
         routes=route_table(),
         lifespan=Lifespan(ctx),
-        middleware=[Middleware(AccessLog), Middleware(SecurityHeaders)],
+        middleware=[
+            # Outermost: it needs the peer's own address, which it then replaces.
+            Middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips),
+            Middleware(AccessLog),
+            Middleware(SecurityHeaders),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.context = ctx

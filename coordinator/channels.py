@@ -64,6 +64,8 @@ class CueBoard:
 
     states: Mapping[str, CueState]
     scripts: Mapping[str, Script]
+    # Cities the config gives surtitles, with or without a script of their own.
+    surtitled: frozenset[str] = frozenset()
 
     def state(self, key: str) -> CueState:
         """The stored state, sized to the city's current script (a shorter new script
@@ -78,6 +80,17 @@ class CueBoard:
             index=min(stored.index, count),
             shown_index=min(stored.shown_index, count),
         )
+
+    def cities(self) -> list[str]:
+        """The cities whose screens show surtitles: those with a script, those the config
+        gives surtitles, and those whose live channel follows another city (a city without a
+        script of its own may follow)."""
+        following = [
+            split_cue_key(key)[0]
+            for key, s in self.states.items()
+            if s.follows is not None and split_cue_key(key)[1] == LIVE
+        ]
+        return list(dict.fromkeys([*self.scripts, *sorted(self.surtitled), *following]))
 
     def followers(self, city: str) -> list[str]:
         return sorted(

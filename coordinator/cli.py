@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from coordinator import auth, views
+import coordinator
+from coordinator import auth, processes, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
-from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_LEVELS, Settings
+from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, Settings
+
+CONFIG_VARIABLE = ENVIRONMENT["config_path"].name
+log = logging.getLogger("coordinator")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coordinator",
         description="Keeps the cities of a simultaneous public reading in step.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"coordinator {coordinator.__version__}"
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -73,10 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
     cue_cmd = sub.add_parser("cues", help="surtitle cue scripts")
     cue_sub = cue_cmd.add_subparsers(title="cue commands", metavar="ACTION")
     check_cues = cue_sub.add_parser(
-        "check", help="validate a script: one CSV/TSV/YAML file, or SRT/VTT files (name.LANG.srt)"
+        "check",
+        help="validate a script: one CSV/TSV/YAML/xlsx file (book.xlsx#Sheet for a sheet), "
+        "or SRT/VTT files (name.LANG.srt)",
     )
     check_cues.add_argument("files", nargs="+", type=Path)
+    check_cues.add_argument(
+        "--json", action="store_true", help="print the parsed cues (what the screens show)"
+    )
     check_cues.set_defaults(handler=cmd_cues_check)
+
+    init = sub.add_parser(
+        "init",
+        help="write a starter config (the example event and its demo script) to edit",
+        description="Write DIR/config/cities.yaml and DIR/config/scripts/demo.csv, the example "
+        "event, for `coordinator serve` run in DIR. Refuses to overwrite anything.",
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path("."), metavar="DIR")
+    init.set_defaults(handler=cmd_init)
 
     check = sub.add_parser("check-config", help="validate a config file and print the schedule")
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
@@ -101,6 +124,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
     print(f"{args.path}: {len(cfg.cities)} cities, ok")
     return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = args.dir / DEFAULT_CONFIG.parent
+    paths = {name: target / name for name in resources.EXAMPLE_FILES}
+    present = [str(path) for path in paths.values() if path.exists()]
+    for path in present:
+        print(f"error: {path} already exists; nothing written", file=sys.stderr)
+    if present:
+        return 1
+    for name, path in paths.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(resources.example_file(name))
+        print(f"wrote {path}")
+    print(
+        f"Edit {paths['cities.yaml']} (docs/config.md), check it with `coordinator check-config`,"
+        " then run `coordinator serve` in that folder."
+    )
+    return 0
+
+
+def _comma_list(text: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 # --option -> the Settings field it sets; every one defaults to its environment variable.
@@ -139,10 +185,6 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
             "the primary has a replica online, else 0)",
         },
     ),
-    "--redis-ca-file": (
-        "redis_ca_file",
-        {"type": Path, "help": "trust this CA certificate file for rediss:// Redis URLs"},
-    ),
     "--redis-prefix": (
         "redis_prefix",
         {"help": "prefix of every Redis key (default: coordinator:EVENT_ID:)"},
@@ -178,6 +220,34 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         {"help": "address of the OSC listener (default 127.0.0.1: this machine only)"},
     ),
     "--log-level": ("log_level", {"choices": list(LOG_LEVELS)}),
+    "--log-format": (
+        "log_format",
+        {"choices": list(LOG_FORMATS), "help": "json: one JSON object per line, for collectors"},
+    ),
+    "--redis-tls-ca": (
+        "redis_tls_ca",
+        {
+            "type": Path,
+            "metavar": "FILE",
+            "help": "verify a rediss:// server against this CA file (a platform's own CA)",
+        },
+    ),
+    "--redis-tls-no-verify": (
+        "redis_tls_no_verify",
+        {
+            "action": "store_true",
+            "help": "rediss:// without checking the server's certificate (logs a warning)",
+        },
+    ),
+    "--forwarded-allow-ips": (
+        "forwarded_allow_ips",
+        {
+            "type": _comma_list,
+            "metavar": "IPS",
+            "help": "comma-separated addresses or networks of the reverse proxies whose "
+            "X-Forwarded-For/-Proto/-Host are believed, or * (default 127.0.0.1)",
+        },
+    ),
 }
 
 
@@ -205,14 +275,37 @@ def serve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> Settings
     return settings.with_changes(**changes)
 
 
+def config_to_serve(settings: Settings, given: bool) -> tuple[Settings, list[str]]:
+    """The config to serve: the one given; else ``config/cities.yaml`` in this folder; else,
+    with ``--demo``, the packaged example event, with a note saying so. Raises ValueError
+    saying what to do when there is none."""
+    if given or settings.config_path.exists():
+        return settings, []
+    if settings.demo:
+        example = resources.example_config()
+        note = (
+            f"no {settings.config_path} in this folder: serving the packaged example event "
+            f"({example}); `coordinator init` writes a copy to edit"
+        )
+        return settings.with_changes(config_path=example), [note]
+    raise ValueError(
+        f"no {settings.config_path} in this folder: run `coordinator init` to write a starter "
+        "one, pass --config PATH, or try the example event with `coordinator serve --demo`"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from coordinator import logs, scripts
     from coordinator.app import create_app
-    from coordinator.state import redis_connection, sqlite
+    from coordinator.state import sqlite
     from coordinator.state.base import StoreError
 
     try:
         settings = serve_settings(args, os.environ)
+        config_given = "config" in vars(args) or bool(os.environ.get(CONFIG_VARIABLE))
+        settings, notes = config_to_serve(settings, config_given)
+        settings, workers_note = settings.with_platform_workers("workers" in vars(args))
+        notes += [workers_note] if workers_note else []
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -221,10 +314,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 1
-    logs.configure(settings.log_level.upper())
+    logs.configure(settings.log_level.upper(), settings.log_format)
+    for note in notes:
+        log.warning(note)
     try:
+        # The lock first: a second server must not even read a database another one writes.
+        lock = None if settings.redis_url else processes.hold_data_dir(settings.data_dir)
         if settings.redis_url:
-            redis_connection.verify(settings.redis_url, settings.redis_ca_file)
+            from coordinator.state import redis_connect as redis_store
+
+            tls = redis_store.tls_options(
+                settings.redis_url, settings.redis_tls_ca, settings.redis_tls_no_verify
+            )
+            redis_store.verify(settings.redis_url, tls)
         else:
             sqlite.verify(settings.data_dir)
         app = create_app(settings)
@@ -232,10 +334,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
-    except (StoreError, auth.SecretsError) as exc:
+    except (StoreError, auth.SecretsError, processes.DataDirBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if settings.redis_tls_no_verify:
+        log.warning(
+            "--redis-tls-no-verify: the Redis server's certificate is not checked; the "
+            "connection is encrypted but open to a man in the middle (docs/deploy.md)"
+        )
     run_server(app, settings)
+    if lock is not None:
+        lock.release()
     return 0
 
 
@@ -247,7 +356,10 @@ def run_server(app: Any, settings: Settings) -> None:
     target: Any = app
     if settings.workers > 1:
         os.environ.update(settings.to_env())
-        target = "coordinator.app:app_from_env"
+        processes.mark_supervisor()
+        target = "coordinator.processes:worker_app"
+    else:
+        processes.ignore_sighup()
     limits = settings.limits
     uvicorn.run(
         target,
@@ -259,6 +371,9 @@ def run_server(app: Any, settings: Settings) -> None:
         access_log=False,  # our own access log drops query strings
         log_config=None,  # logs.configure() set up uvicorn's loggers, with redaction
         server_header=False,
+        # ForwardedHeaders (coordinator/proxy.py) applies uvicorn's proxy middleware itself,
+        # after reading X-Forwarded-Host, for which it needs the peer uvicorn would replace.
+        proxy_headers=False,
         # Compression off: it doubles fan-out CPU and memory, and invites compression bombs.
         ws_per_message_deflate=False,
         ws_max_size=limits.max_frame_bytes,
@@ -322,10 +437,13 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 def cmd_cues_check(args: argparse.Namespace) -> int:
     from coordinator import scripts
 
-    ok, lines = scripts.check_files(args.files)
-    for line in lines:
-        print(line)
-    return 0 if ok else 1
+    report = scripts.check(args.files)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 1
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:

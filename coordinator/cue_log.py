@@ -8,12 +8,14 @@ no attributes) are kept and every other ``&``, ``<`` and ``>`` is escaped.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from coordinator.scripts import markup
 from coordinator.scripts.model import SAFE_TAGS, Cue, Script
 
 
@@ -58,11 +60,12 @@ _SAFE_TAG_RE = re.compile(r"(</?(?:{})>)".format("|".join(sorted(SAFE_TAGS))))
 
 
 def vtt_escape(text: str) -> str:
-    """Cue text for a WebVTT payload: ``<i>``, ``<b>``, ``<u>`` kept, other ``&<>`` escaped,
-    empty lines dropped (an empty line would end the cue)."""
+    """Cue text (see :mod:`coordinator.scripts.markup`) for a WebVTT payload: ``<i>``,
+    ``<b>``, ``<u>`` kept, every other ``&<>`` escaped, empty lines dropped (an empty line
+    would end the cue)."""
     parts = _SAFE_TAG_RE.split(text)
     escaped = "".join(
-        part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        part if i % 2 else html.escape(markup.unescape_run(part), quote=False)
         for i, part in enumerate(parts)
     )
     return "\n".join(line for line in escaped.split("\n") if line.strip())

@@ -43,9 +43,13 @@ def drift(
     index: int,
     reference_log: Sequence[CueLogEntry],
     reference_index: int,
-) -> Drift:
-    """The drift of a channel at ``index`` against the reference at ``reference_index``."""
+) -> Drift | None:
+    """The drift of a channel at ``index`` against the reference at ``reference_index``, or
+    None until both have begun (shown a cue): a city that has not started is not "9 cues
+    behind", it has not started."""
     mine, theirs = first_shown(log), first_shown(reference_log)
+    if not mine or not theirs:
+        return None
     common = [cue for cue in mine if cue in theirs and cue <= min(index, reference_index)]
     seconds = None
     if common:

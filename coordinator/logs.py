@@ -6,8 +6,10 @@ mistake does not end up in a log file.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,11 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("coordinator")
 
 
-def configure(level: str = "INFO") -> None:
+def configure(level: str = "INFO", log_format: str = "text") -> None:
     """Send the project's and uvicorn's log lines to stderr, one line each, with query strings
-    and client-provoked tracebacks taken out of uvicorn's lines."""
+    and client-provoked tracebacks taken out of uvicorn's lines. ``log_format`` "json" writes
+    each line as one JSON object (:class:`JsonLines`), for log collectors."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactUvicorn())
     for name in ("coordinator", "uvicorn"):
         logger = logging.getLogger(name)
@@ -28,6 +34,22 @@ def configure(level: str = "INFO") -> None:
         logger.propagate = False
     # Our own access log (AccessLog) replaces uvicorn's, which would log query strings.
     logging.getLogger("uvicorn.access").disabled = True
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record, on one line: ``time`` (UTC, ISO 8601), ``level``,
+    ``logger``, ``message``, and ``exception`` when there is a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
 
 
 class RedactUvicorn(logging.Filter):

@@ -11,16 +11,21 @@ Addresses (the first argument is always the operator's token, the shared secret)
     /coordinator/{city}/freeze  TOKEN
     /coordinator/{city}/release TOKEN
 
-A message without a valid token does nothing (and is logged without its arguments).
+A message without a valid token does nothing (and is logged without its arguments). FROM and
+N may be integers, whole floats or strings of digits (QLab sends a quoted argument as a
+string); any other argument, an extra one, NaN or infinity refuses the message. Refusals are
+logged at most once a second, with a count of those not logged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import secrets
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -107,20 +112,59 @@ def to_command(message: OscMessage) -> tuple[str, CueCommand]:
     if not message.args or not isinstance(message.args[0], str):
         raise OscError("the first argument must be the operator's token")
     token, rest = message.args[0], message.args[1:]
-    numbers = [int(a) for a in rest if isinstance(a, int | float) and not isinstance(a, bool)]
+    takes_number = verb in ("go", "goto")
+    if len(rest) > (1 if takes_number else 0):
+        extra = ", ".join(repr(a) for a in rest[1 if takes_number else 0 :])[:60]
+        raise OscError(f"{verb} takes {'one cue number' if takes_number else 'no argument'} "
+                       f"after the token, not {extra}")  # fmt: skip
+    number = cue_number(rest[0]) if rest else None
     command_id = "osc-" + secrets.token_hex(6)
     if verb == "goto":
-        if not numbers or numbers[0] < 0:
+        if number is None:
             raise OscError("goto needs a cue number")
-        return token, CueCommand(id=command_id, city=city, action="goto", index=numbers[0])
-    expected = numbers[0] if verb == "go" and numbers else None
+        return token, CueCommand(id=command_id, city=city, action="goto", index=number)
     action = ACTIONS[verb]
     return token, CueCommand(
         id=command_id,
         city=city,
         action=action,  # type: ignore[arg-type]  # the values of ACTIONS are cue actions
-        expected_from=expected,
+        expected_from=number,
     )
+
+
+def cue_number(arg: int | float | str) -> int:
+    """A cue number from an OSC argument: an int, a whole finite float, or a string of digits
+    (what QLab sends for a quoted argument). Raises OscError for anything else."""
+    if isinstance(arg, str):
+        if not re.fullmatch(r"[0-9]{1,9}", arg.strip()):
+            raise OscError(f"{arg[:20]!r} is not a cue number")
+        return int(arg.strip())
+    if isinstance(arg, float):
+        if not math.isfinite(arg) or not arg.is_integer():
+            raise OscError(f"{arg!r} is not a cue number")
+        arg = int(arg)
+    if arg < 0:
+        raise OscError(f"{arg} is not a cue number")
+    return arg
+
+
+class RefusalLog:
+    """Logs refused datagrams at most once per ``interval_s``, with how many were refused
+    meanwhile: a flood of junk cannot flood the log."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.last_logged_s = -math.inf
+        self.unlogged = 0
+
+    def refused(self, now_s: float, source: object, cause: str) -> str | None:
+        """The line to log for this refusal, or None while within the interval."""
+        if now_s - self.last_logged_s < self.interval_s:
+            self.unlogged += 1
+            return None
+        more = f" (and {self.unlogged} more refused since the last line)" if self.unlogged else ""
+        self.last_logged_s, self.unlogged = now_s, 0
+        return f"osc refused from {source}: {cause}{more}"
 
 
 # (token, command) -> "ack" or the refusal's error code, for the log line
@@ -133,12 +177,15 @@ class OscServer(asyncio.DatagramProtocol):
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.tasks: set[asyncio.Task[None]] = set()
+        self.refusals = RefusalLog()
 
     def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
         try:
             commands = [to_command(m) for m in parse_packet(data)]
         except OscError as exc:
-            log.info("osc refused from %s: %s", addr[0], exc)
+            line = self.refusals.refused(time.monotonic(), addr[0], str(exc))
+            if line is not None:
+                log.info("%s", line)
             return
         for token, command in commands:
             task = asyncio.get_running_loop().create_task(self._run(token, command, addr))

@@ -9,6 +9,7 @@ checks that docs/deploy.md names every variable.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
@@ -21,6 +22,7 @@ DEFAULT_CONFIG = Path("config/cities.yaml")
 DEFAULT_DATA_DIR = Path("data")
 DEFAULT_PORT = 8000
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -36,8 +38,9 @@ class Settings:
     secrets_path: Path | None = None
     redis_url: str | None = None
     redis_prefix: str | None = None
+    redis_tls_ca: Path | None = None  # a CA file to verify a rediss:// server's certificate
+    redis_tls_no_verify: bool = False  # rediss:// without checking the certificate (warns)
     redis_min_replicas: int | None = None  # None: 1 while the primary has a replica online
-    redis_ca_file: Path | None = None
     demo: bool = False
     demo_lead: timedelta = timedelta(minutes=10)
     limits: Limits = field(default_factory=Limits)
@@ -48,6 +51,9 @@ class Settings:
     port: int = DEFAULT_PORT
     workers: int = 1
     log_level: str = "info"
+    log_format: str = "text"
+    # Peers whose X-Forwarded-For/-Proto/-Host are believed (uvicorn's own default).
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1",)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -95,15 +101,47 @@ class Settings:
             )
         if self.redis_min_replicas is not None and self.redis_min_replicas < 0:
             found.append(f"--redis-min-replicas {self.redis_min_replicas}: use 0 or more")
-        if self.redis_ca_file is not None and not (self.redis_url or "").startswith("rediss"):
-            found.append(
-                "--redis-ca-file needs a TLS --redis-url (rediss:// or rediss+sentinel://)"
-            )
         if not 0 <= self.port < 65536:
             found.append(f"--port {self.port}: use 0-65535 (0: any free port)")
         if self.log_level not in LOG_LEVELS:
             found.append(f"--log-level {self.log_level!r}: use one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            found.append(f"--log-format {self.log_format!r}: use one of {', '.join(LOG_FORMATS)}")
+        found.extend(self._redis_tls_problems())
+        found.extend(
+            f"--forwarded-allow-ips {entry!r}: use IP addresses or networks (10.0.0.0/8), or *"
+            for entry in self.forwarded_allow_ips
+            if not _is_address_or_network(entry)
+        )
         return found
+
+    def _redis_tls_problems(self) -> list[str]:
+        found = []
+        tls = (self.redis_url or "").startswith(("rediss://", "rediss+sentinel://"))
+        if self.redis_tls_ca is not None and not tls:
+            found.append("--redis-tls-ca needs a rediss:// or rediss+sentinel:// --redis-url")
+        if self.redis_tls_no_verify and not tls:
+            found.append(
+                "--redis-tls-no-verify needs a rediss:// or rediss+sentinel:// --redis-url"
+            )
+        if self.redis_tls_ca is not None and self.redis_tls_no_verify:
+            found.append("--redis-tls-ca and --redis-tls-no-verify: choose one")
+        if self.redis_tls_ca is not None and not self.redis_tls_ca.is_file():
+            found.append(f"--redis-tls-ca {self.redis_tls_ca}: no such file")
+        return found
+
+    def with_platform_workers(self, workers_given: bool) -> tuple[Settings, str | None]:
+        """A platform's ``WEB_CONCURRENCY`` (not an explicit ``--workers``) above 1 without
+        Redis means one process, and a line saying why: platforms set it on every dyno, and
+        refusing would stop a documented deploy at boot. An explicit ``--workers`` is left for
+        :meth:`problems` to refuse."""
+        if workers_given or self.workers <= 1 or self.redis_url:
+            return self, None
+        note = (
+            f"${ENVIRONMENT['workers'].name}={self.workers} ignored: several processes share "
+            f"their state in Redis (set ${ENVIRONMENT['redis_url'].name}); serving with one"
+        )
+        return self.with_changes(workers=1), note
 
 
 @dataclass(frozen=True)
@@ -142,6 +180,20 @@ def _log_level(text: str) -> str:
     return text.lower()
 
 
+def _is_address_or_network(entry: str) -> bool:
+    if entry == "*":
+        return True
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _flag_text(value: bool) -> str:
+    return "1" if value else "0"
+
+
 ENVIRONMENT: dict[str, EnvVar] = {
     "config_path": EnvVar("COORDINATOR_CONFIG", Path, str, "the event's config file"),
     "data_dir": EnvVar(
@@ -150,18 +202,19 @@ ENVIRONMENT: dict[str, EnvVar] = {
     "secrets_path": EnvVar("COORDINATOR_SECRETS", Path, str, "the token hashes file"),
     "redis_url": EnvVar("REDIS_URL", str, str, "share state over Redis at this URL"),
     "redis_prefix": EnvVar("COORDINATOR_REDIS_PREFIX", str, str, "prefix of every Redis key"),
+    "redis_tls_ca": EnvVar(
+        "COORDINATOR_REDIS_TLS_CA", Path, str, "CA file that signed the rediss:// certificate"
+    ),
+    "redis_tls_no_verify": EnvVar(
+        "COORDINATOR_REDIS_TLS_NO_VERIFY", _flag, _flag_text, "1: rediss:// unverified (warns)"
+    ),
     "redis_min_replicas": EnvVar(
         "COORDINATOR_REDIS_MIN_REPLICAS",
         _whole_number,
         str,
         "Redis replicas that must hold a change before it is acknowledged",
     ),
-    "redis_ca_file": EnvVar(
-        "COORDINATOR_REDIS_CA_FILE", Path, str, "CA certificate(s) to trust for rediss:// URLs"
-    ),
-    "demo": EnvVar(
-        "COORDINATOR_DEMO", _flag, lambda v: "1" if v else "0", "1: start the event soon"
-    ),
+    "demo": EnvVar("COORDINATOR_DEMO", _flag, _flag_text, "1: start the event soon"),
     "limits": EnvVar(
         "COORDINATOR_LIMITS", _limits, Limits.as_env, "limits as NAME=VALUE,NAME=VALUE"
     ),
@@ -174,4 +227,8 @@ ENVIRONMENT: dict[str, EnvVar] = {
     "port": EnvVar("PORT", _whole_number, str, "port to listen on"),
     "workers": EnvVar("WEB_CONCURRENCY", _whole_number, str, "server processes on this host"),
     "log_level": EnvVar("COORDINATOR_LOG_LEVEL", _log_level, str, "debug, info, warning, error"),
+    "log_format": EnvVar("COORDINATOR_LOG_FORMAT", str.lower, str, "text, or json (a line each)"),
+    "forwarded_allow_ips": EnvVar(
+        "FORWARDED_ALLOW_IPS", _csv, ",".join, "proxies whose X-Forwarded-* headers are believed"
+    ),
 }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from coordinator.resources import web_dir
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
+WEB_DIR = web_dir()
 
 
 def read_page(name: str) -> str:

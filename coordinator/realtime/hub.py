@@ -104,7 +104,7 @@ class Hub:
         """The ``snapshot`` message as ``actor`` may see it (operators get their views)."""
         board = snap.board
         views_by_channel: dict[str, dict[str, Any]] = {"live": {}, "rehearsal": {}}
-        for city in board.scripts:
+        for city in board.cities():
             for name, by_city in views_by_channel.items():
                 key = cue_key(city, "rehearsal" if name == "rehearsal" else "live")
                 operator = actor.may_cue(city)

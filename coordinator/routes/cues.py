@@ -68,5 +68,7 @@ async def api_drift(request: Request) -> Response:
     for city_id in board.scripts:
         index = board.public_view(city_id)["index"]
         found = drift.drift(await ctx.store.cue_log(city_id), index, ref_log, ref_index)
+        if found is None:
+            continue  # one of the two has not begun: no drift to tell
         result[city_id] = {**found.as_json(), "count": board.state(city_id).count}
     return JSONResponse({"reference": reference, "cities": result})

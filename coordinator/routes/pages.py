@@ -1,4 +1,4 @@
-"""The HTML pages, the projector's QR code, and the liveness check."""
+"""The HTML pages, the projector's QR code, and the health checks."""
 
 from __future__ import annotations
 
@@ -43,8 +43,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the process can take commands now (its store is reachable and confirms
-    changes); 503 ``unavailable`` otherwise, e.g. while Redis fails over."""
-    if not context(request).store.available:
-        raise ApiError("unavailable", "the store cannot take changes right now")
+    """Readiness: 200 ``ready``, or 503 while the store cannot take commands (Redis down, or
+    failing over to a new primary), so a load balancer sends no one to a process that cannot
+    take commands; restarting it would not help, which is why ``/healthz`` stays ok."""
+    if not await context(request).store.ready():
+        raise ApiError("unavailable", "not ready: the store cannot take changes right now")
     return PlainTextResponse("ready")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
+from collections.abc import Mapping
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -20,6 +24,7 @@ SCRIPT_CONTENT_TYPES = {
     "application/yaml": "yaml",
     "application/x-yaml": "yaml",
     "text/yaml": "yaml",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 
 
@@ -41,7 +46,7 @@ async def put_script(request: Request) -> Response:
     if len(body) > MAX_SCRIPT_BYTES:
         raise ApiError("invalid", f"the script is over {MAX_SCRIPT_BYTES} bytes")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    upload, script = read_upload(city_id, media, request.query_params.get("format"), body)
+    upload, script = read_upload(city_id, media, request.query_params, body)
     ctx = context(request)
     current = (await ctx.store.snapshot()).board.state(city_id)
     await ctx.store.save_script(city_id, upload)
@@ -52,27 +57,32 @@ async def put_script(request: Request) -> Response:
         # Its screens show the leader's script; the new one applies when it unfollows.
         return JSONResponse({"type": "ack", "id": None, "seq": None, **info})
     # Re-show the same position with the new text: one cue event, in seq order, for all.
-    reload = protocol.CueCommand(id=f"script-{script.version}", city=city_id, action="refresh")
+    # A fresh id per upload: an id derived from the content would be taken for a retry when
+    # the same script is uploaded again (a revert) or to another city.
+    reload = protocol.CueCommand(
+        id=f"script-{secrets.token_hex(8)}", city=city_id, action="refresh"
+    )
     ack = await ctx.commands.execute(reload, record)
     return JSONResponse({**ack.message(), **info})
 
 
 def read_upload(
-    city_id: str, media: str, format_param: str | None, body: bytes
+    city_id: str, media: str, query: Mapping[str, str], body: bytes
 ) -> tuple[ScriptUpload, scripts.Script]:
-    """Read an upload: a CSV/TSV/YAML body (its format from Content-Type or ``?format=``), or
-    JSON ``{"format": "srt"|"vtt", "files": {"en": "...", "fr": "..."}}``. Raises ApiError
-    listing every problem with file and line."""
+    """Read an upload: a CSV/TSV/YAML/xlsx body (its format from Content-Type or ``?format=``;
+    ``?sheet=`` names an xlsx sheet), or JSON ``{"format": "srt"|"vtt", "files": {"en": "...",
+    "fr": "..."}}``. Raises ApiError listing every problem with file and line."""
     try:
         if media == "application/json":
             kind, files = _json_upload(body)
         else:
-            kind = format_param or SCRIPT_CONTENT_TYPES.get(media, "")
+            kind = query.get("format") or SCRIPT_CONTENT_TYPES.get(media, "")
             if not kind:
                 raise ApiError(
-                    "invalid", "say the format: Content-Type text/csv, or ?format=csv|tsv|yaml"
+                    "invalid",
+                    "say the format: Content-Type text/csv, or ?format=csv|tsv|yaml|xlsx",
                 )
-            files = {"": _utf8(body)}
+            files = _body_files(kind, query.get("sheet", ""), body)
         script = scripts.parse_upload(kind, files, name=f"{city_id}-upload")
     except scripts.ScriptError as exc:
         raise ApiError("invalid", exc.problems[0], problems=exc.problems) from None
@@ -91,6 +101,14 @@ def _json_upload(body: bytes) -> tuple[str, dict[str, str]]:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
         raise ApiError("invalid", "files: each language maps to the text of its file")
     return str(data.get("format", "")), files
+
+
+def _body_files(kind: str, sheet: str, body: bytes) -> dict[str, str]:
+    """The stored text of a one-file upload: a workbook is kept as base64, keyed by the sheet
+    to read ("" for the first); text must be UTF-8."""
+    if kind == "xlsx":
+        return {sheet: base64.b64encode(body).decode("ascii")}
+    return {"": _utf8(body)}
 
 
 def _utf8(body: bytes) -> str:

@@ -64,6 +64,8 @@ from coordinator.scripts.files import (
     FORMATS,
     SUBTITLE_FORMATS,
     UPLOAD_FORMATS,
+    CheckReport,
+    check,
     check_files,
     decode,
     language_from_name,
@@ -71,10 +73,12 @@ from coordinator.scripts.files import (
     parse_upload,
     read_text,
 )
-from coordinator.scripts.model import BLANK, SAFE_TAGS, Cue, Script, ScriptError
+from coordinator.scripts.model import BLANK, SAFE_TAGS, Cue, Script, ScriptError, SubtitleCue
 from coordinator.scripts.problems import Problems
 from coordinator.scripts.spreadsheet import parse_delimited
-from coordinator.scripts.subtitles import SubtitleCue, align, parse_srt, parse_vtt
+from coordinator.scripts.srt import parse_srt
+from coordinator.scripts.subtitles import align
+from coordinator.scripts.vtt import parse_vtt
 from coordinator.scripts.yaml_script import parse_yaml
 
 __all__ = [
@@ -83,12 +87,14 @@ __all__ = [
     "SAFE_TAGS",
     "SUBTITLE_FORMATS",
     "UPLOAD_FORMATS",
+    "CheckReport",
     "Cue",
     "Problems",
     "Script",
     "ScriptError",
     "SubtitleCue",
     "align",
+    "check",
     "check_files",
     "decode",
     "language_from_name",

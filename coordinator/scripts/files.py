@@ -4,16 +4,21 @@ reading the files named to :func:`load_script` and :func:`check_files`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from coordinator.config import LANGUAGE_RE
 from coordinator.scripts.model import Script, ScriptError
 from coordinator.scripts.spreadsheet import parse_delimited
 from coordinator.scripts.subtitles import align_texts
+from coordinator.scripts.workbook import parse_workbook, split_sheet
 from coordinator.scripts.yaml_script import parse_yaml
 
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".yaml": "yaml", ".yml": "yaml"}
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".yaml": "yaml", ".yml": "yaml", ".xlsx": "xlsx"}
 SUBTITLE_FORMATS = {".srt": "srt", ".vtt": "vtt"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 _NO_LANGUAGE = "cannot tell the language from the file name; name it like my-hour.fr.srt"
@@ -24,13 +29,16 @@ _NO_LANGUAGE = "cannot tell the language from the file name; name it like my-hou
 
 def read_text(path: Path) -> str:
     """A script file's text. Raises :class:`ScriptError` if it is missing or not UTF-8."""
+    return decode(_read_bytes(path), str(path))
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise ScriptError([f"{path}: file not found"]) from None
     except OSError as exc:
         raise ScriptError([f"{path}: cannot read ({exc.strerror})"]) from None
-    return decode(data, str(path))
 
 
 def decode(data: bytes, source: str) -> str:
@@ -67,7 +75,13 @@ def load_script(source: Path | Mapping[str, Path]) -> Script:
     if isinstance(source, Mapping):
         return _load_tracks(source)
     path = Path(source)
+    if not path.exists():
+        workbook, sheet = split_sheet(str(path))
+        if sheet:
+            return parse_workbook(_read_bytes(Path(workbook)), workbook, sheet)
     suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        return parse_workbook(_read_bytes(path), str(path))
     if suffix in SUBTITLE_FORMATS:
         language = language_from_name(path)
         if language is None:
@@ -79,39 +93,49 @@ def load_script(source: Path | Mapping[str, Path]) -> Script:
     text = read_text(path)
     if file_format == "yaml":
         return parse_yaml(text, str(path))
-    return parse_delimited(text, str(path), "," if file_format == "csv" else "\t")
+    return parse_delimited(text, str(path))
 
 
-UPLOAD_FORMATS = ("csv", "tsv", "yaml", "srt", "vtt")
+UPLOAD_FORMATS = ("csv", "tsv", "yaml", "xlsx", "srt", "vtt")
 
 
 def parse_upload(file_format: str, files: Mapping[str, str], name: str = "upload") -> Script:
     """A script from uploaded text instead of files: ``file_format`` csv, tsv or yaml with one
-    text (any key), or srt or vtt with one text per language. Raises :class:`ScriptError`."""
+    text (any key); xlsx with one workbook in base64, its key the sheet ("" for the first); or
+    srt or vtt with one text per language. Raises :class:`ScriptError`."""
     if file_format not in UPLOAD_FORMATS:
         raise ScriptError(
             [f"{name}: unknown format {file_format!r} (use {', '.join(UPLOAD_FORMATS)})"]
         )
     if not files:
         raise ScriptError([f"{name}: no script text given"])
-    if file_format in ("csv", "tsv", "yaml"):
+    if file_format in ("csv", "tsv", "yaml", "xlsx"):
         if len(files) != 1:
             raise ScriptError(
                 [f"{name}: a {file_format} script is one text holding every language"]
             )
-        text = next(iter(files.values()))
+        key, text = next(iter(files.items()))
         source = f"{name}.{file_format}"
+        if file_format == "xlsx":
+            return parse_workbook(_base64(text, source), source, key)
         if file_format == "yaml":
             return parse_yaml(text, source)
-        return parse_delimited(text, source, "," if file_format == "csv" else "\t")
+        return parse_delimited(text, source)
     return align_texts(
         (lang, f"{name}.{lang}.{file_format}", file_format, text) for lang, text in files.items()
     )
 
 
+def _base64(text: str, source: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise ScriptError([f"{source}: the workbook is not valid base64"]) from None
+
+
 def _unknown_format(suffix: str) -> str:
     name = suffix or "(no extension)"
-    return f"unknown script format {name!r} (use .csv, .tsv, .yaml, .srt or .vtt)"
+    return f"unknown script format {name!r} (use .csv, .tsv, .yaml, .xlsx, .srt or .vtt)"
 
 
 def _load_tracks(tracks: Mapping[str, Path]) -> Script:
@@ -137,16 +161,72 @@ def _load_tracks(tracks: Mapping[str, Path]) -> Script:
 # -- checking files for the CLI -----------------------------------------------------------------
 
 
-def check_files(paths: Sequence[Path]) -> tuple[bool, list[str]]:
-    """What ``coordinator cues check FILE...`` prints, and whether every script is usable.
+@dataclass
+class CheckReport:
+    """What ``coordinator cues check`` found: each usable script, and every problem."""
 
-    Each CSV, TSV or YAML file is checked on its own; the SRT and VTT files given together are
-    one script, each file's language taken from its name (``my-hour.fr.srt``).
-    """
+    scripts: list[Script] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def lines(self) -> list[str]:
+        """The text report: problems, then per script its warnings and a summary line."""
+        lines = list(self.problems)
+        for script in self.scripts:
+            lines.extend(script.warnings)
+            blanks = f" ({script.blank_count} blank)" if script.blank_count else ""
+            details = "".join(f", {detail}" for detail in script.details)
+            warned = f", {len(script.warnings)} warnings" if script.warnings else ""
+            lines.append(
+                f"{script.source}: {len(script.cues)} cues{blanks}, "
+                f"languages {', '.join(script.languages)}{details}{warned}"
+            )
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for ``--json``: every cue as the screens will show it."""
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "scripts": [
+                {
+                    "source": script.source,
+                    "languages": list(script.languages),
+                    "details": list(script.details),
+                    "cues": [
+                        {
+                            "index": cue.number,
+                            "label": cue.label,
+                            "text": dict(cue.text),
+                            "notes": cue.notes,
+                            "warnings": list(cue.warnings),
+                        }
+                        for cue in script.cues
+                    ],
+                    "warnings": list(script.warnings),
+                }
+                for script in self.scripts
+            ],
+        }
+
+
+def check_files(paths: Sequence[Path]) -> tuple[bool, list[str]]:
+    """What ``coordinator cues check FILE...`` prints, and whether every script is usable."""
+    report = check(paths)
+    return report.ok, report.lines()
+
+
+def check(paths: Sequence[Path]) -> CheckReport:
+    """Check script files: each CSV, TSV, YAML or xlsx file on its own; the SRT and VTT files
+    given together are one script, each file's language taken from its name
+    (``my-hour.fr.srt``)."""
+    report = CheckReport()
     if not paths:
-        return False, ["no files given"]
-    ok = True
-    lines: list[str] = []
+        report.problems.append("no files given")
+        return report
     groups: list[Path | dict[str, Path]] = []
     tracks: dict[str, Path] = {}
     for path in paths:
@@ -155,25 +235,18 @@ def check_files(paths: Sequence[Path]) -> tuple[bool, list[str]]:
             continue
         language = language_from_name(path)
         if language is None:
-            ok = False
-            lines.append(f"{path}: {_NO_LANGUAGE}")
+            report.problems.append(f"{path}: {_NO_LANGUAGE}")
         elif language in tracks:
-            ok = False
-            lines.append(f"{path}: language {language!r} is already given by {tracks[language]}")
+            report.problems.append(
+                f"{path}: language {language!r} is already given by {tracks[language]}"
+            )
         else:
             tracks[language] = path
     if tracks:
         groups.append(tracks)
     for group in groups:
         try:
-            script = load_script(group)
+            report.scripts.append(load_script(group))
         except ScriptError as exc:
-            ok = False
-            lines.extend(exc.problems)
-            continue
-        blanks = f" ({script.blank_count} blank)" if script.blank_count else ""
-        lines.append(
-            f"{script.source}: {len(script.cues)} cues{blanks}, "
-            f"languages {', '.join(script.languages)}"
-        )
-    return ok, lines
+            report.problems.extend(exc.problems)
+    return report

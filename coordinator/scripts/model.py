@@ -31,6 +31,7 @@ class Cue:
     text: Mapping[str, str]  # language -> text; "" is a deliberate blank; line breaks kept
     notes: str = ""  # operator notes, never shown to the audience
     label: str = ""  # the number/label as written in the source file, if any
+    warnings: tuple[str, ...] = ()  # FILE:LINE: what of the file this cue does not show
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Script:
     cues: tuple[Cue, ...]
     languages: tuple[str, ...]
     source: str  # file name(s) for messages
+    warnings: tuple[str, ...] = ()  # FILE:LINE: markup the screens will not show
+    details: tuple[str, ...] = ()  # how the file was read, e.g. "separator ';'"
 
     @property
     def blank_count(self) -> int:
@@ -66,3 +69,16 @@ class Script:
                 for c in self.cues
             ],
         }
+
+
+@dataclass(frozen=True)
+class SubtitleCue:
+    """One cue of an SRT or VTT file: one language, with its timing in milliseconds."""
+
+    line: int  # the block's first line in the file
+    label: str  # SRT index or VTT identifier, "" if none
+    text: str  # cue text for the screens (see markup); "" for a deliberate blank
+    start_ms: int
+    end_ms: int
+    speaker: str = ""  # a WebVTT voice (<v Name>), shown to the operator only
+    warnings: tuple[str, ...] = ()  # FILE:LINE: what of this cue the screens will not show

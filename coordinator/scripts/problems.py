@@ -14,6 +14,23 @@ class Problems:
     def __init__(self, source: str) -> None:
         self.source = source
         self.found: list[tuple[int, str]] = []
+        self.warned: list[tuple[int, str]] = []
+
+    def warn(self, line: int, message: str) -> None:
+        """Something the file holds that the screens will not show (stripped markup)."""
+        self.warned.append((line, message))
+
+    def where(self, line: int) -> str:
+        return f"{self.source}{f':{line}' if line else ''}"
+
+    def warnings(self) -> tuple[str, ...]:
+        """The warnings as ``FILE:LINE: message``, in line order."""
+        return self.warnings_since(0)
+
+    def warnings_since(self, mark: int) -> tuple[str, ...]:
+        """The warnings given after the first ``mark`` (those of one cue), in line order."""
+        ordered = sorted(self.warned[mark:], key=lambda warning: warning[0])
+        return tuple(f"{self.where(line)}: {text}" for line, text in ordered)
 
     def add(self, line: int, message: str) -> None:
         self.found.append((line, message))
@@ -30,6 +47,4 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.found:
             ordered = sorted(self.found, key=lambda problem: problem[0])
-            raise ScriptError(
-                [f"{self.source}{f':{line}' if line else ''}: {text}" for line, text in ordered]
-            )
+            raise ScriptError([f"{self.where(line)}: {text}" for line, text in ordered])

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from coordinator.scripts import markup
+from coordinator.scripts.damage import damage
 from coordinator.scripts.model import BLANK, Cue, Script
 from coordinator.scripts.problems import Problems
 
@@ -39,10 +41,13 @@ class Row:
     notes: str = ""
     texts: dict[str, str | None] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)  # where each text is, if not `line`
+    cells: dict[str, str] = field(default_factory=dict)  # each text's cell, e.g. "cell C7 ('fr')"
     broken: bool = False  # already reported: keeps its place in the numbering, no more checks
 
 
 def build_script(rows: list[Row], languages: Sequence[str], problems: Problems) -> Script:
+    """The script of a many-language file's rows, or :class:`ScriptError` naming every
+    empty cue, damaged text and repeated label."""
     cues: list[Cue] = []
     for number, row in enumerate(rows, start=1):
         text: dict[str, str] = {}
@@ -53,7 +58,10 @@ def build_script(rows: list[Row], languages: Sequence[str], problems: Problems) 
                     row.lines.get(language, row.line),
                     f"empty cue {number}: no {language!r} text ({HINT_BLANK})",
                 )
-            text[language] = value or ""
+            elif value and (why := damage(value)) is not None:
+                where = row.cells.get(language, f"column {language!r}")
+                problems.add(row.lines.get(language, row.line), f"{where}: {why}")
+            text[language] = markup.as_written(value) if value else ""
         cues.append(Cue(number=number, text=text, notes=row.notes, label=row.label))
     check_labels([(row.label, row.line) for row in rows], problems)
     if not rows and not problems:

@@ -204,6 +204,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    async def ready(self) -> bool:
+        """Whether the store can take commands now (``/readyz``); the embedded one always can
+        while it is open."""
+        return True
+
     # -- reading ------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -301,4 +306,5 @@ class Store(abc.ABC):
         return frozenset(self.config.city_ids)
 
     def board(self, cue_states: Mapping[str, CueState]) -> CueBoard:
-        return CueBoard(dict(cue_states), dict(self.scripts))
+        surtitled = frozenset(c.id for c in self.config.cities if c.surtitles is not None)
+        return CueBoard(dict(cue_states), dict(self.scripts), surtitled)

@@ -11,7 +11,7 @@
 - When Redis is unreachable, commands fail with ``unavailable`` and viewers keep the last state
   this process knew (and are told the service is degraded); the reader reconnects with back-off
   and catches up from the stream.
-- With Sentinel (:mod:`~coordinator.state.redis_connection`) every new connection goes to the
+- With Sentinel (:mod:`~coordinator.state.redis_connect`) every new connection goes to the
   current primary, so after a failover the processes carry on by themselves: the reader
   resumes from the last entry it delivered. An acknowledgement, and every event a viewer gets,
   is on enough replicas first (:mod:`~coordinator.state.redis_replication`), so a failover
@@ -25,8 +25,8 @@ import contextlib
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,7 +53,7 @@ from coordinator.state.base import (
     StoreError,
     StoreUnavailable,
 )
-from coordinator.state.redis_connection import RedisClients, explain, parse_redis_url
+from coordinator.state.redis_connect import RedisClients, explain, parse_redis_url
 from coordinator.state.redis_presence import PresenceBook
 from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
 
@@ -82,24 +82,22 @@ class RedisStore(Store):
         config: Config,
         url: str,
         prefix: str | None = None,
+        tls: Mapping[str, Any] | None = None,
         *,
         min_replicas: int | None = None,
-        ca_file: Path | None = None,
     ) -> None:
         super().__init__(config)
         try:
             self.target = parse_redis_url(url)
         except ValueError as exc:
             raise StoreError(f"--redis-url {exc}") from None
-        if ca_file is not None and not ca_file.is_file():
-            raise StoreError(f"--redis-ca-file {ca_file}: no such file")
-        self.ca_file = ca_file
         self.replicas = ReplicaRule(min_replicas)
         self.prefix = prefix if prefix is not None else default_prefix(config)
         self.process_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.epoch = ""
         # redis-py's asyncio client is loosely typed; these are aioredis.Redis instances.
-        self._clients = RedisClients(self.target, ca_file)
+        # redis-py's ssl_* options for rediss:// and rediss+sentinel:// (tls_options)
+        self._clients = RedisClients(self.target, tls or {})
         self._redis: Any = None
         self._reader_redis: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -131,7 +129,7 @@ class RedisStore(Store):
             await self._load()
         except UNAVAILABLE as exc:
             raise StoreError(
-                f"cannot reach Redis ({self.target.describe()}): {explain(exc)}"
+                f"cannot reach Redis at {self.target.describe()}: {explain(exc)}"
             ) from None
         policy = await self._maxmemory_policy()
         if policy not in (None, "noeviction"):
@@ -155,6 +153,16 @@ class RedisStore(Store):
         with contextlib.suppress(Exception):
             await self.presence.leave()
         await self._clients.aclose()
+
+    async def ready(self) -> bool:
+        """Whether changes can be taken now: the stream reader confirms them (it is not
+        waiting out an outage or a failover) and the primary answers a PING within a second."""
+        if not self.available:
+            return False
+        try:
+            return bool(await asyncio.wait_for(self.redis.ping(), 1.0))
+        except (*UNAVAILABLE, RedisError, TimeoutError):
+            return False
 
     async def _maxmemory_policy(self) -> str | None:
         try:

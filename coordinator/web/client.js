@@ -215,14 +215,15 @@ export function formatTime(date, timeZone, locale) {
   }).format(date);
 }
 
-/** "in 01:02:03" / "started 00:05:00 ago" style countdown parts: [sign, text]. */
-export function formatDuration(ms) {
+/** A duration (its size: the sign is the caller's) as "01:02:03", with whole days before it
+ * as ``days(n)`` says them ("2d 01:02:03" by default). */
+export function formatDuration(ms, days = (n) => `${n}d`) {
   let s = Math.floor(Math.abs(ms) / 1000);
   const d = Math.floor(s / 86400); s -= d * 86400;
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
   const pad = (n) => String(n).padStart(2, "0");
-  return (d ? `${d}d ` : "") + `${pad(h)}:${pad(m)}:${pad(s)}`;
+  return (d ? `${days(d)} ` : "") + `${pad(h)}:${pad(m)}:${pad(s)}`;
 }
 
 /** Create an element with a class and text (text only: never HTML). */

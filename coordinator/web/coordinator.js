@@ -1,30 +1,20 @@
-// The coordinator's page: sign in with a token (kept in sessionStorage, never in the URL),
-// see the city's status, and move it with big buttons for the valid next states only.
-import { LiveClient, el, formatDuration, formatTime } from "/static/client.js";
+// The coordinator's page: sign in with a token (session.js: kept in sessionStorage, never in
+// the URL), see the city's status, and move it with big buttons for the valid next states only.
+import { el, formatDuration, formatTime } from "/static/client.js";
+import { Session, say as sayIn } from "/static/session.js";
 
 const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "coordinator-token";
+const TOKEN_KEY = "coordinator-token"; // as saved by earlier versions of this page
 const LABELS = {
   scheduled: "Scheduled", preparing: "Preparing", live: "Live", paused: "Paused",
   delayed: "Delayed", finished: "Finished", cancelled: "Cancelled",
 };
 
-let client = null;
-let role = null;
 let cityId = null;
 let transitions = {};
 const cities = new Map();
 
-function say(text, kind) {
-  const node = $("message");
-  node.textContent = text;
-  node.className = `message ${kind || ""}`;
-}
-
-function showConsole(visible) {
-  $("signin").hidden = visible;
-  $("console").hidden = !visible;
-}
+const say = (text, kind) => sayIn($("message"), text, kind);
 
 function render() {
   const city = cities.get(cityId);
@@ -64,32 +54,30 @@ function send(state) {
   const note = $("note").value.trim();
   if (note) message.note = note;
   if (state === "delayed") message.delay_minutes = Number($("delay").value);
-  client.command(message);
+  session.client.command(message);
   say(`Sending “${LABELS[state]}”…`);
 }
 
-function start(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  client = new LiveClient({
-    token: () => sessionStorage.getItem(TOKEN_KEY),
-    onConnection: (state) => {
-      $("connection").dataset.state = state;
-      $("connection").textContent = { live: "connected", connecting: "connecting…", reconnecting: "reconnecting…" }[state];
-    },
+const session = new Session({
+  storageKey: TOKEN_KEY,
+  nodes: {
+    form: $("signin"), token: $("token"), signOut: $("signout"), console: $("console"),
+    connection: $("connection"),
+  },
+  refusal: (msg) => msg.role === "coordinator" || msg.role === "admin" ? null
+    : "This token cannot change a city's status. Check it and sign in again.",
+  onSignOut: (message) => {
+    cityId = null;
+    say(message, message ? "error" : "");
+  },
+  client: {
     onWelcome: (msg) => {
-      role = msg.role;
-      if (role !== "coordinator" && role !== "admin") {
-        say("This token cannot change a city's status. Check it and sign in again.", "error");
-        signOut(false);
-        return;
-      }
       transitions = msg.transitions || {};
       cityId = cityId || msg.city;
-      showConsole(true);
     },
     onSnapshot: (msg) => {
       for (const city of msg.cities) cities.set(city.id, city);
-      if (role === "admin") {
+      if (session.role === "admin") {
         const pick = $("city-pick");
         $("city-pick-label").hidden = false;
         pick.replaceChildren(...msg.cities.map((c) => {
@@ -119,38 +107,13 @@ function start(token) {
       if (msg.type === "ack") {
         say("Done: everyone sees it now.", "ok");
         $("note").value = "";
-      } else if (msg.code === "unauthorized" && role === null) {
-        say("This token is not valid. Check it and sign in again.", "error");
-        signOut(false);
       } else {
         say(`Not done: ${msg.message}`, "error");
       }
     },
-  });
-  client.connect();
-}
-
-function signOut(clearMessage = true) {
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (client) client.close();
-  client = null;
-  role = null;
-  cityId = null;
-  showConsole(false);
-  $("connection").dataset.state = "offline";
-  $("connection").textContent = "offline";
-  if (clearMessage) say("");
-}
-
-$("signin").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const token = $("token").value.trim();
-  $("token").value = "";
-  if (token) start(token);
+  },
 });
-$("signout").addEventListener("click", () => signOut());
+
 $("city-pick").addEventListener("change", (e) => { cityId = e.target.value; render(); });
 setInterval(tick, 1000);
-
-const saved = sessionStorage.getItem(TOKEN_KEY);
-if (saved) start(saved);
+session.begin();

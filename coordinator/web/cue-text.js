@@ -1,12 +1,21 @@
-// Cue text as DOM nodes, shared by the operator, display and follow pages.
+// Shared by the operator, display and follow pages: cue text as DOM nodes, which languages a
+// screen shows, and which cue channel a page is on.
 //
-// A cue's text comes from the script as written (coordinator/scripts/): it may hold line breaks
-// and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT has them). Those
-// three become elements; everything else, including any other tag, is shown as the literal text
-// it is. Nothing here ever goes through innerHTML, so a script line cannot inject markup.
+// A cue's text comes from the server's script reader (coordinator/scripts/markup.py): it may
+// hold line breaks and the surtitler's <i>, <b> and <u> (lowercase, no attributes, as WebVTT
+// has them). Those three become elements; &lt; &gt; &amp; stand for < > & (so a script can
+// show a literal "<i>"); everything else, including any other tag, is shown as the literal
+// text it is. Nothing here ever goes through innerHTML, so a script line cannot inject markup.
 
 export const SAFE_TAGS = new Set(["i", "b", "u"]);
 const TAG_RE = /<(\/?)([ibu])>/g;
+const REFERENCE_RE = /&(lt|gt|amp);/g;
+const REFERENCES = { lt: "<", gt: ">", amp: "&" };
+
+/** Text outside the formatting tags, its three references read. */
+function literalText(chunk) {
+  return chunk.replace(REFERENCE_RE, (_, name) => REFERENCES[name]);
+}
 
 /**
  * Append ``text`` to ``parent`` as text nodes, <br>s and <i>/<b>/<u> elements.
@@ -19,7 +28,7 @@ export function appendCueText(parent, text) {
     const lines = chunk.split(/\r\n|\r|\n/);
     lines.forEach((line, i) => {
       if (i > 0) top().append(document.createElement("br"));
-      if (line) top().append(document.createTextNode(line));
+      if (line) top().append(document.createTextNode(literalText(line)));
     });
   };
   let last = 0;
@@ -48,7 +57,7 @@ export function cueFragment(text) {
 
 /** The text without the formatting tags, line breaks as spaces: for titles and labels. */
 export function cuePlainText(text) {
-  return String(text).replace(TAG_RE, "").replace(/\s*[\r\n]+\s*/g, " ").trim();
+  return literalText(String(text).replace(TAG_RE, "").replace(/\s*[\r\n]+\s*/g, " ").trim());
 }
 
 /**
@@ -75,6 +84,27 @@ export function hasText(texts, languages) {
   return Boolean(texts) && languages.some((lang) => Boolean(texts[lang]));
 }
 
+/**
+ * The languages a surtitle screen shows, in order: the one rule of the projector, the phones
+ * and the operator's "On screens now".
+ *
+ * ``preferences`` are lists of language codes, the first that names any language the script
+ * has (``available``) wins, kept to those: the projector's ?lang=, then the city's configured
+ * surtitle languages; a phone puts its reader's choice first. When none does, French if the
+ * script has it, else the script's first language. With no script languages known, the first
+ * non-empty preference as it is, else French.
+ */
+export function screenLanguages(available, preferences) {
+  const script = available || [];
+  const lists = preferences.filter((list) => list && list.length);
+  if (!script.length) return lists.length ? [...lists[0]] : ["fr"];
+  for (const list of lists) {
+    const shown = list.filter((lang) => script.includes(lang));
+    if (shown.length) return shown;
+  }
+  return [script.includes("fr") ? "fr" : script[0]];
+}
+
 /** A language's name in that language ("français", "English"), else the code. */
 export function languageName(code) {
   try {
@@ -90,6 +120,31 @@ export function languageName(code) {
 export function cityFromPath(prefix) {
   const rest = location.pathname.slice(prefix.length).replace(/\/+$/, "");
   return decodeURIComponent(rest);
+}
+
+/** Whether the address asks for the rehearsal channel: ?channel=rehearsal, on every page. */
+export function rehearsalInAddress() {
+  return new URLSearchParams(location.search).get("channel") === "rehearsal";
+}
+
+/**
+ * The cue channel a projector or a phone shows: the city's live channel, or its rehearsal one
+ * with ?channel=rehearsal. Both pages choose it, and its events, the same way: ``topic`` to
+ * subscribe to, ``inSnapshot(msg)`` its public view in a snapshot (or null), ``owns(event)``
+ * whether an event is a cue event of it.
+ */
+export function audienceChannel(cityId) {
+  const rehearsal = rehearsalInAddress();
+  return {
+    rehearsal,
+    topic: `${rehearsal ? "rehearsal" : "cues"}:${cityId}`,
+    inSnapshot: (msg) => {
+      const views = rehearsal ? msg.rehearsal : msg.cues;
+      return views ? views[cityId] || null : null;
+    },
+    owns: (msg) => msg.kind === "cue" && msg.city === cityId &&
+      (msg.channel === "rehearsal") === rehearsal,
+  };
 }
 
 /** Keep the screen awake while the page is shown (a projector laptop, a phone held to follow

@@ -4,7 +4,7 @@
 // client is synced; otherwise every badge says "last known" and a banner says we reconnect.
 // No framework, no build step, nothing from another site; all text through i18n.js.
 
-import { LiveClient, el } from "/static/client.js";
+import { LiveClient, el, formatDuration } from "/static/client.js";
 import { DICT, pickLanguage, rememberLanguage, translateStatic, translator } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -91,12 +91,7 @@ function timeIn(date, zone) {
 }
 
 function duration(ms) {
-  let s = Math.max(0, Math.floor(ms / 1000));
-  const d = Math.floor(s / 86400); s -= d * 86400;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d ? `${t("days", { n: d })} ` : ""}${pad(h)}:${pad(m)}:${pad(s)}`;
+  return formatDuration(Math.max(0, ms), (n) => t("days", { n }));
 }
 
 const utcHM = (ms) => dtf("UTC", HM).format(new Date(ms));

@@ -14,15 +14,16 @@
 // Once back, it shows the cue that is current then. Changes are drawn on the next frame, so the
 // events of a catch-up after a reconnect are drawn once, as their final state.
 import { LiveClient } from "/static/client.js";
-import { cityFromPath, cueBlocks, hasText, keepAwake } from "/static/cue-text.js";
+import {
+  audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, screenLanguages,
+} from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/display/");
 const PARAMS = new URLSearchParams(location.search);
 const WANTED = (PARAMS.get("lang") || "")
   .split(",").map((s) => s.trim()).filter(Boolean);
-const REHEARSAL = PARAMS.get("channel") === "rehearsal";
-const CHANNEL = REHEARSAL ? "rehearsal" : "live";
+const CHANNEL = audienceChannel(CITY);
 const MIN_FONT_PX = 10;
 const READABLE = 0.05; // of the screen height: the smallest size worth keeping lines whole
 
@@ -34,14 +35,9 @@ let drawn = null; // what is on screen, to skip redrawing the same thing
 let frame = 0;
 let fallback = 0;
 
-/** The languages to show: ?lang=, else the config's, else fr; only those the script has. */
+/** The languages to show: ?lang=, else the config's (the shared rule: screenLanguages). */
 function chosenLanguages() {
-  const available = cues && cues.languages && cues.languages.length ? cues.languages : null;
-  const wanted = WANTED.length ? WANTED : configured && configured.length ? configured : ["fr"];
-  if (!available) return wanted;
-  const ok = wanted.filter((lang) => available.includes(lang));
-  if (ok.length) return ok;
-  return [available.includes("fr") ? "fr" : available[0]];
+  return screenLanguages(cues ? cues.languages : null, [WANTED, configured]);
 }
 
 function schedule() {
@@ -131,7 +127,7 @@ function onResize() {
 }
 
 const client = new LiveClient({
-  channels: [`${REHEARSAL ? "rehearsal" : "cues"}:${CITY}`],
+  channels: [CHANNEL.topic],
   heartbeatMs: 5000,
   maxDelayMs: 5000, // a projector should come back quickly
   onConnection: (state) => {
@@ -143,19 +139,18 @@ const client = new LiveClient({
     const city = (msg.cities || []).find((c) => c.id === CITY);
     if (city && city.surtitles) configured = city.surtitles.languages;
     names = new Map((msg.cities || []).map((c) => [c.id, c.name || {}]));
-    const channels = REHEARSAL ? msg.rehearsal : msg.cues;
-    cues = channels ? channels[CITY] || null : null;
+    cues = CHANNEL.inSnapshot(msg);
     schedule();
   },
   onEvent: (msg) => {
-    if (msg.kind !== "cue" || msg.city !== CITY || (msg.channel || "live") !== CHANNEL) return;
+    if (!CHANNEL.owns(msg)) return;
     cues = msg;
     schedule();
   },
 });
 
 $("follow-url").textContent = `${location.host}/follow/${CITY}`;
-if (REHEARSAL) {
+if (CHANNEL.rehearsal) {
   $("watermark").hidden = false;
   document.body.classList.add("rehearsal");
   document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;

@@ -7,7 +7,9 @@
 // never mistaken for the current one; once back, the page shows the cue that is current then.
 // ?channel=rehearsal follows the city's rehearsal channel, under a RÉPÉTITION · REHEARSAL band.
 import { LiveClient, el } from "/static/client.js";
-import { cityFromPath, cueBlocks, hasText, keepAwake, languageName } from "/static/cue-text.js";
+import {
+  audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, languageName, screenLanguages,
+} from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 const CITY = cityFromPath("/follow/");
@@ -16,7 +18,7 @@ const SIZE_KEY = "surtitles-size";
 const THEME_KEY = "surtitles-theme";
 const SIZES = ["small", "medium", "large"];
 const THEMES = ["normal", "dim", "contrast"];
-const REHEARSAL = new URLSearchParams(location.search).get("channel") === "rehearsal";
+const CHANNEL = audienceChannel(CITY);
 
 const TEXTS = {
   fr: {
@@ -85,13 +87,9 @@ function available() {
   return cues && cues.languages && cues.languages.length ? cues.languages : [];
 }
 
+/** The one language shown: the reader's choice, else the city's (the rule of the screens). */
 function language() {
-  const langs = available();
-  if (chosen && langs.includes(chosen)) return chosen;
-  const first = (configured || []).find((lang) => langs.includes(lang));
-  if (first) return first;
-  if (langs.includes("fr")) return "fr";
-  return langs[0] || chosen || "fr";
+  return screenLanguages(available(), [chosen ? [chosen] : [], configured])[0];
 }
 
 function words() {
@@ -195,7 +193,7 @@ function render() {
 }
 
 const client = new LiveClient({
-  channels: [`${REHEARSAL ? "rehearsal" : "cues"}:${CITY}`],
+  channels: [CHANNEL.topic],
   heartbeatMs: 10000,
   onConnection: (state) => {
     live = state === "live";
@@ -208,13 +206,11 @@ const client = new LiveClient({
       $("city").textContent = `· ${city.name[language()] || city.name.en}`;
       if (city.surtitles) configured = city.surtitles.languages;
     }
-    const channels = REHEARSAL ? msg.rehearsal : msg.cues;
-    cues = channels ? channels[CITY] || null : null;
+    cues = CHANNEL.inSnapshot(msg);
     render();
   },
   onEvent: (msg) => {
-    const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
-    if (msg.kind !== "cue" || msg.city !== CITY || (channel === "rehearsal") !== REHEARSAL) return;
+    if (!CHANNEL.owns(msg)) return;
     cues = msg;
     render();
   },
@@ -230,7 +226,7 @@ for (const button of $("prefs").querySelectorAll("button[data-theme]")) {
 document.addEventListener("click", (e) => {
   if ($("prefs").open && !$("prefs").contains(e.target)) $("prefs").open = false;
 });
-if (REHEARSAL) {
+if (CHANNEL.rehearsal) {
   $("rehearsal").hidden = false;
   document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;
 }

@@ -1,8 +1,8 @@
 // The surtitle operator's console: /operator/CITY[?channel=rehearsal].
 //
-// Sign in with an operator (or admin) token, kept in sessionStorage, never in the URL. Every
-// move carries `from`: the cue index this console shows, so a double press or a stale
-// console cannot skip a line (the server answers `conflict` and nothing moves).
+// Sign in with an operator (or admin) token (session.js: kept in sessionStorage, never in the
+// URL). Every move carries `from`: the cue index this console shows, so a double press or a
+// stale console cannot skip a line (the server answers `conflict` and nothing moves).
 //
 // The console holds two channels of the city: live (what the audience sees) and rehearsal
 // (practice, its own position and displays). The Live / Rehearsal switch chooses which one
@@ -10,398 +10,59 @@
 // reload. On the live channel it can also freeze the screens (F), follow another city's live
 // channel, and take control back (unfollow). It listens to every city's live cue events
 // (`cues:*`, public views) to know which cities have a script and who follows whom.
-import { LiveClient, el } from "/static/client.js";
-import { cityFromPath, cueBlocks, cuePlainText, hasText } from "/static/cue-text.js";
+//
+// This module is what the console does: commands, replies, keys, the connection. What it
+// knows is one ConsoleState (operator-state.js); operator-render.js draws it.
+import { cityFromPath, rehearsalInAddress } from "/static/cue-text.js";
+import { render, renderMode, renderTools, updateRow } from "/static/operator-render.js";
+import { ConsoleState, channelSummary } from "/static/operator-state.js";
+import { NOT_VALID, Session, say as sayIn } from "/static/session.js";
 
 const $ = (id) => document.getElementById(id);
-const TOKEN_KEY = "surtitle-operator-token";
+const TOKEN_KEY = "surtitle-operator-token"; // as saved by earlier versions of this page
 const CITY = cityFromPath("/operator/");
 const RESYNC_AFTER_MS = 1500;
 const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
-let client = null;
-let generation = 0; // a sign-out makes the old client's late callbacks harmless
-let role = null;
-let live = false;
-let mode = new URLSearchParams(location.search).get("channel") === "rehearsal" ? "rehearsal" : "live";
-const views = { live: null, rehearsal: null }; // the operator's view of each channel
-let view = null; // views[mode]: index, count, blank, text, next, notes, frozen, shown, follows...
-let city = null; // the city from the snapshot (names, projected languages)
-let cityNames = new Map(); // id -> English name, from the snapshot
-const others = new Map(); // every city with a script -> {follows}: its live channel, as public
-let languages = []; // the script's languages
-const script = new Map(); // cue index -> {text, notes, label}, from the script endpoint or as seen
-let scriptComplete = false;
-let seenVersion = null; // the script version the cue views carry: a new one means a new script
-const sent = new Map(); // command id -> {action, from, index}
+const state = new ConsoleState(CITY, rehearsalInAddress() ? "rehearsal" : "live");
 
 // -- small helpers -------------------------------------------------------------------------
 
 function say(text, kind = "") {
-  const node = $("message");
-  node.textContent = text;
-  node.className = `message ${kind}`;
+  sayIn($("message"), text, kind);
 }
 
-function projected() {
-  const wanted = city && city.surtitles ? city.surtitles.languages : null;
-  if (wanted && wanted.length) return wanted;
-  return languages.filter((lang) => !city || lang !== city.language);
-}
-
+/** Keep a cue's text as seen in a view, and redraw its row if that told us something. */
 function remember(index, text, notes, label) {
-  if (index < 1 || !text) return;
-  const known = script.get(index);
-  if (known && scriptComplete) return;
-  if (known && JSON.stringify(known.text) === JSON.stringify(text) &&
-      known.notes === notes && known.label === label) return;
-  script.set(index, { text, notes: notes || "", label: label || "" });
-  updateRow(index);
-}
-
-function nameOf(id) {
-  return cityNames.get(id) || id;
-}
-
-/** The city this console's live screens follow, or null (never in rehearsal mode). */
-function following() {
-  return mode === "live" && view && view.follows ? view.follows : null;
-}
-
-/** What the audience of the channel sees now: the server's `shown`, else the pointer. */
-function shownNow() {
-  if (!view) return null;
-  return view.shown || { index: view.index, blank: view.blank, text: view.text };
-}
-
-/** The languages a display shows of another city's text (the display's own rule). */
-function screenLanguages(texts) {
-  const available = Object.keys(texts || {});
-  const wanted = city && city.surtitles && city.surtitles.languages.length
-    ? city.surtitles.languages : ["fr"];
-  const ok = wanted.filter((lang) => available.includes(lang));
-  if (ok.length || !available.length) return ok.length ? ok : wanted;
-  return [available.includes("fr") ? "fr" : available[0]];
-}
-
-/** "cue 12", or "before the first cue" for 0. */
-function cueOrStart(index) {
-  return index === 0 ? "before the first cue" : `cue ${index}`;
-}
-
-/** The cities whose live screens follow this one. */
-function followerNames() {
-  return [...others].filter(([, o]) => o.follows === CITY).map(([id]) => nameOf(id));
-}
-
-function cueName(index) {
-  const cue = script.get(index);
-  const label = cue && cue.label && cue.label !== String(index) ? ` (“${cue.label}”)` : "";
-  return `cue ${index}${label}`;
-}
-
-function fillTexts(node, texts, langs = languages) {
-  node.replaceChildren();
-  if (!texts || !hasText(texts, languages)) {
-    node.append(el("p", "empty", texts ? "(blank cue: nothing shown)" : "—"));
-    return;
-  }
-  const blocks = cueBlocks(texts, hasText(texts, langs) ? langs : languages);
-  for (const block of blocks.children) {
-    block.prepend(el("span", "lang-tag", block.dataset.lang.toUpperCase()));
-  }
-  node.append(blocks);
-}
-
-function fillNotes(node, notes) {
-  node.textContent = notes || "";
-  node.hidden = !notes;
-}
-
-// -- rendering -----------------------------------------------------------------------------
-
-function render() {
-  document.body.dataset.connection = live ? "live" : "offline";
-  document.body.dataset.mode = mode;
-  renderMode();
-  const leader = following();
-  const off = !live || !view || Boolean(leader);
-  for (const id of ["go", "back", "blank", "freeze"]) $(id).disabled = off;
-  $("jump").querySelector("button").disabled = off;
-  document.body.classList.toggle("is-following", Boolean(leader));
-  document.body.classList.toggle("is-frozen", Boolean(view && view.frozen));
-  renderTools();
-  if (!view) return;
-  const { index, count, blank } = view;
-  const frozen = Boolean(view.frozen);
-  $("go").disabled = off || index >= count;
-  $("back").disabled = off || index <= 0;
-  $("jump-to").max = String(count);
-  $("position-note").hidden = !leader && !frozen;
-  $("position-note").textContent = leader ? "Your own position, not on screens"
-    : "Your position, unseen until Release";
-  $("position").textContent = index === 0
-    ? `Before the first cue · ${count} cues`
-    : `Cue ${index} of ${count}`;
-  $("blank-badge").hidden = !blank;
-  $("blank-badge").textContent = frozen || leader
-    ? "BLANK: dark when shown" : "BLANK: screens are dark";
-  $("blank").textContent = blank ? "Unblank" : "Blank";
-  $("blank").setAttribute("aria-pressed", String(blank));
-  document.body.classList.toggle("is-blank", blank);
-  $("frozen-badge").hidden = !frozen;
-  $("freeze").textContent = frozen ? "Release" : "Freeze";
-  $("freeze").setAttribute("aria-pressed", String(frozen));
-  renderBanners();
-
-  const current = index >= 1 ? { text: view.text, notes: view.notes, label: view.label } : null;
-  $("current-label").textContent = index >= 1 ? cueName(index) : "(nothing yet)";
-  // The projected language is in the "On screens now" box: here, what is read aloud.
-  const spoken = languages.filter((lang) => !projected().includes(lang));
-  fillTexts($("current-text"), current ? current.text : null, spoken.length ? spoken : languages);
-  fillNotes($("current-notes"), current ? current.notes : "");
-
-  const hasNext = index < count;
-  $("next-heading").textContent = leader ? "Your own next cue"
-    : frozen ? "Next: GO moves to (unseen until Release)" : "Next: GO shows";
-  $("next-label").textContent = hasNext ? cueName(index + 1) : "(end of the script)";
-  fillTexts($("next-text"), hasNext ? view.next : null);
-  fillNotes($("next-notes"), hasNext ? view.next_notes : "");
-
-  const prev = index >= 2 ? script.get(index - 1) : null;
-  $("prev-label").textContent = index >= 2 ? cueName(index - 1) : "";
-  fillTexts($("prev-text"), prev ? prev.text : null);
-  if (index >= 2 && !prev) $("prev-text").firstChild.textContent = "(not known yet)";
-
-  renderScreens();
-  renderList();
-}
-
-/** Exactly what the audience of this channel sees now (the server's `shown`): the frozen
- * cue while frozen, the followed city's cue while following, else the pointer. */
-function renderScreens() {
-  const box = $("screens");
-  const out = $("screens-text");
-  const leader = following();
-  const shown = shownNow();
-  const langs = leader ? screenLanguages(shown.text) : projected();
-  const followers = mode === "live" ? followerNames() : [];
-  const where = mode === "rehearsal" ? "On rehearsal screens now"
-    : followers.length ? `On screens now (and ${followers.join(", ")}’s)` : "On screens now";
-  $("screens-title").textContent = leader
-    ? `${where}: ${nameOf(leader)}, ${cueOrStart(shown.index)}`
-    : view.frozen ? `${where}, frozen at ${cueOrStart(shown.index)}` : where;
-  $("screens-langs").textContent = langs.length ? `(${langs.join(", ")})` : "";
-  box.dataset.frozen = String(Boolean(view.frozen));
-  box.dataset.following = String(Boolean(leader));
-  out.replaceChildren();
-  let state;
-  if (!live) {
-    state = "unknown";
-    out.append(el("p", "", "Not connected: the screens keep their last state; presses are not sent."));
-  } else if (shown.index === 0) {
-    state = shown.blank ? "blank" : "waiting";
-    out.append(el("p", "", shown.blank
-      ? "Nothing: BLANK (screens dark)."
-      : "Nothing yet: the projector shows the QR code for phones."));
-  } else if (shown.blank) {
-    state = "blank";
-    out.append(el("p", "", "Nothing: BLANK (screens dark)."));
-    // What Unblank brings back, when Unblank acts on what the screens show.
-    if (!view.frozen && !leader && hasText(view.text, langs)) {
-      const after = el("div", "after-unblank");
-      after.append(el("p", "", "Unblank shows:"), cueBlocks(view.text, langs));
-      out.append(after);
-    }
-  } else if (!hasText(shown.text, langs)) {
-    state = "empty";
-    out.append(el("p", "", "Nothing: this cue is a blank cue in the script."));
-  } else {
-    state = "text";
-    out.append(cueBlocks(shown.text, langs));
-  }
-  box.dataset.state = state;
-}
-
-/** The header's Live / Rehearsal switch, and the page's title. */
-function renderMode() {
-  for (const button of $("mode").querySelectorAll("button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.mode === mode));
-  }
-  const display = `/display/${encodeURIComponent(CITY)}`;
-  $("go-mode").hidden = mode !== "rehearsal";
-  $("rehearsal-banner").hidden = mode !== "rehearsal";
-  $("rehearsal-link").href = `${display}?channel=rehearsal`;
-  $("rehearsal-link").textContent = `${display}?channel=rehearsal`;
-  $("live-display-link").href = display;
-  $("live-display-link").textContent = display;
-  $("rehearsal-display-link").href = `${display}?channel=rehearsal`;
-  $("rehearsal-display-link").textContent = `${display}?channel=rehearsal`;
-  document.title = `${mode === "rehearsal" ? "REHEARSAL · " : ""}Surtitle operator · ${CITY} — My Hour`;
-}
-
-/** Following and frozen: what the screens do, and the one button that undoes it. */
-function renderBanners() {
-  const leader = following();
-  $("follow-banner").hidden = !leader;
-  if (leader) {
-    const shown = shownNow();
-    $("follow-title").textContent = `FOLLOWING ${nameOf(leader).toUpperCase()}`;
-    $("follow-text").textContent = `${nameOf(CITY)}’s screens and phones show ${nameOf(leader)} ` +
-      `(${cueOrStart(shown.index)}), moved by ${nameOf(leader)}’s operator. GO, Back, Blank, ` +
-      "Jump and Freeze are off here. Take back control shows your own position: " +
-      (view.index === 0 ? "before the first cue (the QR code)." : `cue ${view.index}.`);
-  }
-  const frozen = Boolean(view.frozen) && !leader;
-  $("frozen-banner").hidden = !frozen;
-  if (frozen) {
-    const shown = shownNow();
-    const held = cueOrStart(shown.index);
-    const at = cueOrStart(view.index);
-    $("frozen-text").textContent = `The screens hold ${held}${shown.blank ? " (blank)" : ""} ` +
-      `while you move unseen. Release shows ${at}${view.blank ? " (blank)" : ""}.`;
-  }
-}
-
-/** Follow another city / who follows us / take back control. */
-function renderTools() {
-  $("tools-city").textContent = nameOf(CITY);
-  const rehearsal = mode === "rehearsal";
-  $("follow-tools").hidden = rehearsal;
-  $("rehearsal-tools").hidden = !rehearsal;
-  const leader = views.live ? views.live.follows : null;
-  const followers = followerNames();
-  $("followers").hidden = !followers.length;
-  $("followers").textContent = followers.length
-    ? `${followers.join(", ")} ${followers.length > 1 ? "follow" : "follows"} ${nameOf(CITY)}: ` +
-      "your GO moves their screens too (and your Freeze holds them)."
-    : "";
-
-  const select = $("follow-target");
-  const candidates = [...others.keys()].filter((id) => id !== CITY)
-    .sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
-  const wanted = select.value;
-  const options = candidates.map((id) => {
-    const chain = others.get(id).follows;
-    const option = el("option", "", chain ? `${nameOf(id)} (follows ${nameOf(chain)})` : nameOf(id));
-    option.value = id;
-    option.disabled = Boolean(chain) || id === leader;
-    return option;
-  });
-  const key = options.map((o) => `${o.value}:${o.textContent}:${o.disabled}`).join("|");
-  if (select.dataset.key !== key) {
-    select.dataset.key = key;
-    select.replaceChildren(...options);
-    const keep = options.find((o) => o.value === wanted && !o.disabled) ||
-      options.find((o) => !o.disabled) || options[0];
-    if (keep) keep.selected = true; // even a greyed-out one: an empty box would say nothing
-  }
-  const target = select.value && !select.selectedOptions[0]?.disabled ? select.value : "";
-  const blocked = !candidates.length ? `No other city has a surtitle script to follow.`
-    : followers.length ? `${nameOf(CITY)} cannot follow while others follow it.`
-      : leader ? `${nameOf(CITY)} follows ${nameOf(leader)} now: take back control first.`
-        : !target ? "Every other city follows someone: nothing to follow." : "";
-  $("follow").disabled = !live || !views.live || Boolean(blocked);
-  select.disabled = !live || !views.live || Boolean(followers.length) || Boolean(leader) ||
-    !candidates.length;
-  $("follow").textContent = target && !blocked ? `Follow ${nameOf(target)}` : "Follow";
-  $("follow-help").textContent = blocked ||
-    `${nameOf(CITY)}’s screens and phones will show ${nameOf(target)}’s cues at once, as ` +
-    `${nameOf(target)}’s operator moves; your GO is off until you take back control.`;
-}
-
-let listCount = -1;
-let listIndex = -1;
-
-function renderList() {
-  const list = $("script-list");
-  if (listCount !== view.count) {
-    listCount = view.count;
-    listIndex = -1;
-    const rows = [];
-    for (let i = 0; i <= view.count; i++) {
-      const item = el("li");
-      item.dataset.index = String(i);
-      const button = el("button", "cue-row");
-      button.type = "button";
-      button.dataset.index = String(i);
-      item.append(button);
-      rows.push(item);
-    }
-    list.replaceChildren(...rows);
-    for (let i = 0; i <= view.count; i++) updateRow(i);
-  }
-  const shown = shownNow();
-  const held = view.frozen && !following() ? String(shown.index) : "";
-  if (list.dataset.shown !== held) {
-    for (const item of list.querySelectorAll("[data-shown]")) delete item.dataset.shown;
-    const row = held ? list.querySelector(`li[data-index="${held}"]`) : null;
-    if (row) row.dataset.shown = "true";
-    list.dataset.shown = held;
-  }
-  if (listIndex !== view.index) {
-    for (const item of list.querySelectorAll("[aria-current]")) item.removeAttribute("aria-current");
-    const row = list.querySelector(`li[data-index="${view.index}"]`);
-    if (row) {
-      row.setAttribute("aria-current", "step");
-      const top = row.offsetTop - list.offsetTop - list.clientHeight / 3;
-      list.scrollTop = Math.max(0, top);
-    }
-    listIndex = view.index;
-  }
-}
-
-function updateRow(index) {
-  const button = $("script-list").querySelector(`button[data-index="${index}"]`);
-  if (!button) return;
-  const cue = script.get(index);
-  button.replaceChildren();
-  const number = el("span", "row-n", String(index));
-  button.append(number);
-  const body = el("span", "row-text");
-  if (index === 0) {
-    body.append(el("span", "muted", "Before the first cue (QR code on the projector)"));
-  } else if (!cue) {
-    body.append(el("span", "muted", "(text not loaded)"));
-  } else if (!hasText(cue.text, languages)) {
-    body.append(el("span", "muted", "— blank cue —"));
-  } else {
-    body.append(cueBlocks(cue.text, languages));
-  }
-  if (cue && cue.label && cue.label !== String(index)) {
-    number.append(el("span", "row-label", cue.label));
-  }
-  if (cue && cue.notes) body.append(el("span", "row-notes", cue.notes));
-  button.append(body);
-  const plain = cue ? cuePlainText(cue.text[languages[0]] || "") : "";
-  button.setAttribute("aria-label", `Jump to cue ${index}${plain ? `: ${plain}` : ""}`);
+  if (state.remember(index, text, notes, label)) updateRow(state, index);
 }
 
 // -- commands ------------------------------------------------------------------------------
 
 function send(action, extra = {}) {
-  if (!client || !view) return;
-  if (!live) {
+  if (!session.client || !state.view) return;
+  if (!state.live) {
     say("Not connected: nothing was sent. Wait for “connected”, then press again.", "error");
     return;
   }
-  const leader = following();
+  const leader = state.following();
   if (leader && action !== "unfollow" && action !== "follow") {
-    say(`⚠ Not sent: ${nameOf(CITY)}’s screens follow ${nameOf(leader)}. Take back control ` +
-      "first (the button in the yellow box).", "conflict");
+    say(`⚠ Not sent: ${state.nameOf(CITY)}’s screens follow ${state.nameOf(leader)}. Take back ` +
+      "control first (the button in the yellow box).", "conflict");
     return;
   }
-  const from = view.index;
+  const from = state.view.index;
   const message = { type: "cue", city: CITY, action, ...extra };
   if (MOVES.has(action)) message.from = from; // moves only: freeze or follow cannot "skip"
-  if (mode === "rehearsal") message.channel = "rehearsal";
-  const id = client.command(message);
-  sent.set(id, { action, from, index: extra.index, target: extra.target, channel: mode });
+  if (state.mode === "rehearsal") message.channel = "rehearsal";
+  const id = session.client.command(message);
+  const { index, target } = extra;
+  state.sent.set(id, { action, from, index, target, channel: state.mode });
   say("");
 }
 
 function go() {
-  if (view && !following() && view.index >= view.count) {
+  if (state.view && !state.following() && state.view.index >= state.view.count) {
     say("This is the last cue: GO has nothing to show.", "error");
     return;
   }
@@ -409,7 +70,7 @@ function go() {
 }
 
 function back() {
-  if (view && !following() && view.index <= 0) {
+  if (state.view && !state.following() && state.view.index <= 0) {
     say("Already before the first cue.", "error");
     return;
   }
@@ -417,41 +78,41 @@ function back() {
 }
 
 function toggleBlank() {
-  if (view) send(view.blank ? "unblank" : "blank");
+  if (state.view) send(state.view.blank ? "unblank" : "blank");
 }
 
 function toggleFreeze() {
-  if (view) send(view.frozen ? "release" : "freeze");
+  if (state.view) send(state.view.frozen ? "release" : "freeze");
 }
 
 function followTarget() {
   const option = $("follow-target").selectedOptions[0];
   const target = option && !option.disabled ? option.value : "";
-  if (!target || mode !== "live") return;
+  if (!target || state.mode !== "live") return;
   send("follow", { target });
 }
 
 function takeBackControl() {
-  if (mode === "live" && view && view.follows) send("unfollow");
+  if (state.mode === "live" && state.view && state.view.follows) send("unfollow");
 }
 
 function setMode(next) {
-  if (next === mode) return;
-  mode = next;
-  view = views[mode];
+  if (next === state.mode) return;
+  state.mode = next;
   const url = new URL(location.href);
-  if (mode === "rehearsal") url.searchParams.set("channel", "rehearsal");
+  if (state.mode === "rehearsal") url.searchParams.set("channel", "rehearsal");
   else url.searchParams.delete("channel");
   history.replaceState(null, "", url);
-  listIndex = -1;
-  confirmed = null;
-  say(mode === "rehearsal"
+  state.listIndex = -1;
+  state.confirmed = null;
+  say(state.mode === "rehearsal"
     ? "Rehearsal: your presses move the rehearsal screens only, never the audience’s."
     : "Live: your presses move what the audience sees.", "ok");
-  render();
+  render(state);
 }
 
 function jump(index) {
+  const { view } = state;
   if (!view) return;
   if (!Number.isInteger(index) || index < 0 || index > view.count) {
     say(`No cue ${index}: choose 0 to ${view.count}.`, "error");
@@ -472,7 +133,7 @@ const DONE = {
   unblank: () => "Unblanked",
   freeze: () => "Screens frozen: move unseen, then Release (F)",
   release: () => "Released: the screens show your position",
-  follow: (c) => `Following ${nameOf(c.target)}: the screens show its cues`,
+  follow: (c) => `Following ${state.nameOf(c.target)}: the screens show its cues`,
   unfollow: () => "Control taken back: the screens show your own position",
 };
 
@@ -481,26 +142,22 @@ const TARGET = {
   prev: (c) => c.from - 1,
   goto: (c) => c.index,
 };
-let confirmed = null; // the index our last acknowledged command moved to
 
 function onReply(msg) {
-  const command = msg.id ? sent.get(msg.id) : null;
-  if (msg.id) sent.delete(msg.id);
+  const command = msg.id ? state.sent.get(msg.id) : null;
+  if (msg.id) state.sent.delete(msg.id);
   if (msg.type === "ack") {
     if (command) {
       const prefix = command.channel === "rehearsal" ? "Rehearsal: " : "";
       say(`✓ ${prefix}${DONE[command.action](command)}`, "ok");
-      confirmed = command.channel === mode
+      state.confirmed = command.channel === state.mode
         ? (TARGET[command.action] || ((c) => c.from))(command) : null;
     }
     return;
   }
-  if (msg.code === "unauthorized" && role === null) {
-    signOut("This token is not valid. Check it and sign in again.");
-    return;
-  }
+  const known = command ? state.views[command.channel] : null;
   const stale = command && MOVES.has(command.action) && (/someone else moved/.test(msg.message) ||
-    (views[command.channel] && views[command.channel].index !== command.from));
+    (known && known.index !== command.from));
   if (msg.code === "conflict" && stale && !/follows/.test(msg.message)) {
     // Whether the move that beat this press has reached us yet or not, this is true:
     say(`⚠ Not moved: the cue was no longer at ${command.from} (a double press, or another ` +
@@ -522,11 +179,12 @@ function onReply(msg) {
 /** After a conflict, the move that beat us should arrive as an event; if it does not,
  * reconnect to catch up. */
 function resyncSoon(from, channel = "live") {
-  const mine = generation;
+  const mine = session.generation;
   setTimeout(() => {
-    const known = views[channel];
-    if (mine !== generation || !client || !known || known.index !== from) return;
-    if (client.ws) client.ws.close(); // LiveClient reconnects and catches up
+    const known = state.views[channel];
+    if (!session.current(mine) || !known || known.index !== from) return;
+    const { ws } = session.client;
+    if (ws) ws.close(); // LiveClient reconnects and catches up
   }, RESYNC_AFTER_MS);
 }
 
@@ -587,7 +245,7 @@ function onKeyUp(e) {
 // -- the script list -----------------------------------------------------------------------
 
 async function loadScript(token) {
-  const mine = generation;
+  const mine = session.generation;
   const note = $("script-note");
   let reply;
   try {
@@ -597,19 +255,20 @@ async function loadScript(token) {
   } catch {
     reply = null;
   }
-  if (mine !== generation) return;
+  if (mine !== session.generation) return;
   if (reply && reply.ok) {
     const data = await reply.json();
-    if (mine !== generation) return;
-    if (Array.isArray(data.languages) && data.languages.length) languages = data.languages;
-    script.clear();
+    if (mine !== session.generation) return;
+    if (Array.isArray(data.languages) && data.languages.length) state.languages = data.languages;
+    state.script.clear();
     for (const cue of data.cues || []) {
-      const index = cue.index ?? cue.number;
-      script.set(index, { text: cue.text || {}, notes: cue.notes || "", label: cue.label || "" });
+      const { text, notes, label } = cue;
+      const known = { text: text || {}, notes: notes || "", label: label || "" };
+      state.script.set(cue.index ?? cue.number, known);
     }
-    scriptComplete = true;
+    state.scriptComplete = true;
     note.hidden = true;
-    if (view) { listCount = -1; render(); }
+    if (state.view) { state.listCount = -1; render(state); }
     return;
   }
   note.hidden = false;
@@ -621,141 +280,118 @@ async function loadScript(token) {
 // -- connection ----------------------------------------------------------------------------
 
 function applyView(next, channel = "live") {
-  if (next.version && next.version !== seenVersion) {
-    const replaced = seenVersion !== null;
-    seenVersion = next.version;
+  if (next.version && next.version !== state.seenVersion) {
+    const replaced = state.seenVersion !== null;
+    state.seenVersion = next.version;
     if (replaced) { // an admin uploaded a new script: forget the old text
-      script.clear();
-      scriptComplete = false;
-      listCount = -1;
-      loadScript(sessionStorage.getItem(TOKEN_KEY));
+      state.script.clear();
+      state.scriptComplete = false;
+      state.listCount = -1;
+      loadScript(session.token());
       say("The script was replaced: the list shows the new one.", "ok");
     }
   }
-  views[channel] = next;
-  if (channel === "live") others.set(CITY, { follows: next.follows || null });
-  if (channel !== mode) {
-    renderTools();
+  state.views[channel] = next;
+  if (channel === "live") {
+    state.others.set(CITY, channelSummary(next));
+  }
+  if (channel !== state.mode) {
+    renderTools(state);
     return;
   }
-  view = next;
   // A confirmation of ours goes once the cue has moved on from it (another console, a GO).
-  if (confirmed !== null && next.index !== confirmed && $("message").classList.contains("ok")) {
+  const moved = state.confirmed !== null && next.index !== state.confirmed;
+  if (moved && $("message").classList.contains("ok")) {
     say("");
-    confirmed = null;
+    state.confirmed = null;
   }
-  if (next.languages && next.languages.length && !scriptComplete) languages = next.languages;
-  if (!languages.length && next.languages) languages = next.languages;
+  const langs = next.languages;
+  if ((langs && langs.length && !state.scriptComplete) || (!state.languages.length && langs)) {
+    state.languages = langs;
+  }
   remember(next.index, next.text, next.notes, next.label);
   remember(next.index + 1, next.next, next.next_notes, next.next_label);
-  render();
+  render(state);
 }
 
-function start(token) {
-  sessionStorage.setItem(TOKEN_KEY, token);
-  const mine = ++generation;
-  const ours = (fn) => (msg) => { if (mine === generation) fn(msg); };
-  $("signin-message").textContent = "";
-  client = new LiveClient({
-    token: () => sessionStorage.getItem(TOKEN_KEY),
+const session = new Session({
+  storageKey: TOKEN_KEY,
+  nodes: {
+    form: $("signin"), token: $("token"), signOut: $("signout"), console: $("console"),
+    connection: $("connection"),
+  },
+  refusal,
+  onStart: () => { $("signin-message").textContent = ""; },
+  onSignOut: forget,
+  client: {
     channels: ["cues:*", `rehearsal:${CITY}`],
     heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
     maxDelayMs: 5000, // and the console comes back within 5 s of the server
-    onConnection: ours((state) => {
-      live = state === "live";
-      const node = $("connection");
-      node.dataset.state = state;
-      node.textContent = { live: "connected", connecting: "connecting…", reconnecting: "reconnecting…" }[state];
-      if (!live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
-      render();
-    }),
-    onWelcome: ours((msg) => {
-      const allowed = msg.role === "admin" || (msg.role === "operator" && msg.city === CITY);
-      if (!allowed) {
-        signOut(msg.role === "operator"
-          ? `This token is for the surtitles of ${msg.city}, not ${CITY}.`
-          : msg.role === "public"
-            ? "This token is not valid. Check it and sign in again."
-            : "This token cannot cue surtitles: use an operator token.");
-        return;
-      }
-      const first = role === null;
-      role = msg.role;
-      showConsole(true);
-      if (!scriptComplete) loadScript(sessionStorage.getItem(TOKEN_KEY));
+    onConnection: (connection) => {
+      state.live = connection === "live";
+      if (!state.live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
+      render(state);
+    },
+    onWelcome: (msg, first) => {
+      $("mode").hidden = false;
+      if (!state.scriptComplete) loadScript(session.token());
       if (first) $("console").focus();
-    }),
-    onSnapshot: ours((msg) => {
-      city = msg.cities.find((c) => c.id === CITY) || city;
-      cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
-      if (city) $("city-name").textContent = `· ${city.name.en}`;
-      others.clear();
-      for (const [id, other] of Object.entries(msg.cues || {})) {
-        others.set(id, { follows: other.follows || null });
-      }
-      const cues = msg.cues ? msg.cues[CITY] : null;
-      if (!cues) {
-        say(`${CITY} has no surtitle script on this server.`, "error");
-        return;
-      }
-      const rehearsal = msg.rehearsal ? msg.rehearsal[CITY] : null;
-      if (rehearsal) applyView(rehearsal, "rehearsal");
-      applyView(cues, "live");
-    }),
-    onEvent: ours((msg) => {
-      if (msg.kind !== "cue") return;
-      const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
-      if (msg.city === CITY) {
-        applyView(msg, channel);
-      } else if (channel === "live") {
-        others.set(msg.city, { follows: msg.follows || null });
-        renderTools();
-      }
-    }),
-    onReply: ours(onReply),
-  });
-  client.connect();
+    },
+    onSnapshot,
+    onEvent,
+    onReply,
+  },
+});
+
+/** Why a welcome's token may not cue this city's surtitles, or null. */
+function refusal(msg) {
+  if (msg.role === "admin" || (msg.role === "operator" && msg.city === CITY)) return null;
+  if (msg.role === "operator") {
+    return `This token is for the surtitles of ${msg.city}, not ${CITY}.`;
+  }
+  if (msg.role === "public") return NOT_VALID;
+  return "This token cannot cue surtitles: use an operator token.";
 }
 
-function showConsole(visible) {
-  $("signin").hidden = visible;
-  $("console").hidden = !visible;
-  $("signout").hidden = !visible;
-  $("mode").hidden = !visible;
+function onSnapshot(msg) {
+  state.city = msg.cities.find((c) => c.id === CITY) || state.city;
+  state.cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
+  if (state.city) $("city-name").textContent = `· ${state.city.name.en}`;
+  state.others.clear();
+  for (const [id, other] of Object.entries(msg.cues || {})) {
+    state.others.set(id, channelSummary(other));
+  }
+  const cues = msg.cues ? msg.cues[CITY] : null;
+  if (!cues) {
+    say(`${CITY} has no surtitle script on this server.`, "error");
+    return;
+  }
+  const rehearsal = msg.rehearsal ? msg.rehearsal[CITY] : null;
+  if (rehearsal) applyView(rehearsal, "rehearsal");
+  applyView(cues, "live");
 }
 
-function signOut(message = "") {
-  generation += 1;
-  sessionStorage.removeItem(TOKEN_KEY);
-  if (client) client.close();
-  client = null;
-  role = null;
-  live = false;
-  view = null;
-  views.live = null;
-  views.rehearsal = null;
-  others.clear();
-  script.clear();
-  scriptComplete = false;
-  seenVersion = null;
-  sent.clear();
-  listCount = -1;
+function onEvent(msg) {
+  if (msg.kind !== "cue") return;
+  const channel = msg.channel === "rehearsal" ? "rehearsal" : "live";
+  if (msg.city === CITY) {
+    applyView(msg, channel);
+  } else if (channel === "live") {
+    state.others.set(msg.city, channelSummary(msg));
+    renderTools(state);
+  }
+}
+
+/** After a sign-out (or a refused token): forget the console's knowledge, show the sign-in. */
+function forget(message) {
+  state.reset();
   $("script-list").replaceChildren();
-  showConsole(false);
-  $("connection").dataset.state = "offline";
-  $("connection").textContent = "offline";
+  $("mode").hidden = true;
   $("signin-message").textContent = message;
   say("");
   $("token").focus();
 }
 
-$("signin").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const token = $("token").value.trim();
-  $("token").value = "";
-  if (token) start(token);
-});
-$("signout").addEventListener("click", () => signOut());
 $("go").addEventListener("click", go);
 $("back").addEventListener("click", back);
 $("blank").addEventListener("click", toggleBlank);
@@ -766,7 +402,7 @@ $("follow-form").addEventListener("submit", (e) => {
   e.preventDefault();
   followTarget();
 });
-$("follow-target").addEventListener("change", renderTools);
+$("follow-target").addEventListener("change", () => renderTools(state));
 for (const button of $("mode").querySelectorAll("button")) {
   button.addEventListener("click", () => {
     setMode(button.dataset.mode);
@@ -789,7 +425,5 @@ $("script-list").addEventListener("click", (e) => {
 });
 document.addEventListener("keydown", onKeyDown);
 document.addEventListener("keyup", onKeyUp);
-renderMode();
-
-const saved = sessionStorage.getItem(TOKEN_KEY);
-if (saved) start(saved);
+renderMode(state);
+session.begin();

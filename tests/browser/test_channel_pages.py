@@ -325,6 +325,74 @@ def test_rehearsal_mode_reaches_the_rehearsal_display_and_never_the_live_one(
     assert public(server, "paris", "rehearsal")["index"] == 4
 
 
+# -- which languages the screens show: one rule on every page ------------------------------------
+
+
+def console_languages(console: Any) -> tuple[list[str], list[str]]:
+    """The languages the console's "On screens now" names, and those it draws."""
+    label = console.locator("#screens-langs").text_content() or ""
+    named = label.removeprefix("(").removesuffix(")").split(", ") if label else []
+    drawn: list[str] = console.locator("#screens-text .cue-line").evaluate_all(
+        "nodes => nodes.map((n) => n.dataset.lang)"
+    )
+    return named, drawn
+
+
+def display_languages(display: Any) -> list[str]:
+    langs: list[str] = display.locator("#cue-inner .cue-line").evaluate_all(
+        "nodes => nodes.map((n) => n.lang)"
+    )
+    return langs
+
+
+def test_on_screens_now_names_exactly_the_languages_the_projector_shows(
+    server_factory: Callable[..., ServerProcess],
+    config_path: Path,
+    open_page: OpenPage,
+    tokens: Tokens,
+) -> None:
+    """The console, the projector and the phone each once had their own rule; settings where
+    those rules disagreed: Paris configured for a language its script lacks (de) beside one
+    it has (en), Helsinki with no configured language and a script in en and fi, and
+    Helsinki following Paris (Paris's script, Helsinki's settings)."""
+    config_path.write_text(
+        config_path.read_text(encoding="utf-8").replace("languages: [fr]", "languages: [de, en]"),
+        encoding="utf-8",
+    )
+    server = server_factory()
+    give_helsinki_a_script(server, tokens)
+    screens = {}
+    for city in ("paris", "helsinki"):
+        display = open_page(1280, 720)
+        display.goto(f"{server.url}/display/{city}")
+        phone = open_page(390, 844, is_mobile=True, has_touch=True)
+        phone.goto(f"{server.url}/follow/{city}")
+        console = open_page(1280, 800)
+        sign_in(console, server, tokens.admin, city, COUNT if city == "paris" else 2)
+        console.keyboard.press("Space")
+        shows(display, 1)
+        phone.wait_for_selector('#cue[data-index="1"]')
+        screens[city] = (console, display, phone)
+
+    def same_everywhere(city: str, expected: list[str]) -> None:
+        console, display, phone = screens[city]
+        assert display_languages(display) == expected, city
+        assert console_languages(console) == (expected, expected), city
+        # A phone shows one language: the first the projector shows, until its reader picks.
+        expect(phone.locator("#cue .cue-line")).to_have_attribute("lang", expected[0])
+
+    same_everywhere("paris", ["en"])
+    same_everywhere("helsinki", ["en"])
+
+    helsinki_console, helsinki_display, _ = screens["helsinki"]
+    helsinki_console.click("#follow")
+    expect(helsinki_console.locator("#follow-banner")).to_be_visible()
+    expect(helsinki_display.locator("#source")).to_have_text("↻ Paris")
+    shows(helsinki_display, 1)
+    expect(helsinki_console.locator("#screens-title")).to_have_text("On screens now: Paris, cue 1")
+    same_everywhere("helsinki", ["fr"])  # Paris's script has en, fr; Helsinki asks for nothing
+
+
 # -- the phones: the audience's own choices --------------------------------------------------------
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Tokens
-from tests.support.harness import ServerProcess
+from tests.support.harness import ROOT, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -60,3 +63,95 @@ def test_coordinator_page_says_when_a_token_is_wrong(server: ServerProcess, page
     page.wait_for_selector("#message.error")
     assert "not valid" in page.locator("#message").inner_text()
     assert page.locator("#signin").is_visible()
+
+
+# Both staff consoles sign in through coordinator/web/session.js, each under the storage key
+# its page has always used (a tab signed in before an upgrade stays signed in after a reload).
+CONSOLES = [
+    pytest.param("/coordinator", "coordinator-token", "#message", id="coordinator"),
+    pytest.param("/operator/paris", "surtitle-operator-token", "#signin-message", id="operator"),
+]
+
+
+def saved_token(page: Any, key: str) -> Any:
+    return page.evaluate("(key) => sessionStorage.getItem(key)", key)
+
+
+@pytest.mark.parametrize(("path", "key", "message"), CONSOLES)
+def test_a_saved_token_signs_in_on_reload_and_sign_out_forgets_it_on_both_consoles(
+    server: ServerProcess, page: Any, tokens: Tokens, path: str, key: str, message: str
+) -> None:
+    page.goto(server.url + path)
+    page.fill("#token", tokens.admin)
+    page.press("#token", "Enter")
+    expect(page.locator("#console")).to_be_visible()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    assert saved_token(page, key) == tokens.admin
+    assert page.evaluate("sessionStorage.length") == 1
+    assert "token" not in page.url
+
+    page.reload()  # the saved token signs in again, without the form
+    expect(page.locator("#console")).to_be_visible()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(page.locator("#signin")).to_be_hidden()
+
+    page.click("#signout")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#console")).to_be_hidden()
+    expect(page.locator("#connection")).to_have_text("offline")
+    assert page.evaluate("sessionStorage.length") == 0
+
+    # A saved token the server does not know: refused in the same words, and forgotten.
+    page.evaluate("([key, token]) => sessionStorage.setItem(key, token)", [key, "not-a-token"])
+    page.reload()
+    expect(page.locator(message)).to_contain_text("This token is not valid.")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#console")).to_be_hidden()
+    assert saved_token(page, key) is None
+
+
+def test_each_console_reads_only_its_own_saved_token(
+    server: ServerProcess, page: Any, tokens: Tokens
+) -> None:
+    """One tab, one origin, two consoles: signing in on one does not sign in the other."""
+    page.goto(server.url + "/coordinator")
+    page.fill("#token", tokens.admin)
+    page.press("#token", "Enter")
+    expect(page.locator("#console")).to_be_visible()
+    page.goto(server.url + "/operator/paris")
+    expect(page.locator("#signin")).to_be_visible()
+    page.wait_for_timeout(300)  # a sign-in from the saved token would have connected by now
+    expect(page.locator("#connection")).to_have_attribute("data-state", "offline")
+    assert saved_token(page, "coordinator-token") == tokens.admin
+
+
+@pytest.mark.parametrize(("path", "key", "message"), CONSOLES)
+def test_a_token_revoked_while_signed_in_signs_out_both_consoles_the_same_way(
+    server: ServerProcess,
+    page: Any,
+    tokens: Tokens,
+    secrets_path: Path,
+    path: str,
+    key: str,
+    message: str,
+) -> None:
+    page.goto(server.url + path)
+    page.fill("#token", tokens.admin)
+    page.press("#token", "Enter")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    revoke = [sys.executable, "-m", "coordinator", "token", "revoke"]
+    revoke += [tokens.records["admin"].id, "--secrets", str(secrets_path)]
+    result = subprocess.run(revoke, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    if path == "/coordinator":
+        page.click('#actions button[data-state="preparing"]')
+    else:
+        page.keyboard.press("Space")  # GO
+    expect(page.locator(message)).to_contain_text("This token no longer works (it was revoked)")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#console")).to_be_hidden()
+    expect(page.locator("#connection")).to_have_text("offline")
+    assert saved_token(page, key) is None
+    state = server.get_json("/api/state")  # and nothing moved
+    assert {c["id"]: c["state"] for c in state["cities"]}["paris"] == "scheduled"
+    assert state["cues"]["paris"]["index"] == 0

@@ -228,7 +228,12 @@ def test_cue_text_parser_cases(server: ServerProcess, page: Any) -> None:
         "l1\nl2\r\nl3": "l1<br>l2<br>l3",
         "<i>a\nb</i>": "<i>a<br>b</i>",
         "<b><i>x</b>y</i>": "<b><i>x</i></b>y&lt;/i&gt;",
-        "&amp; <": "&amp;amp; &lt;",
+        # Cue text writes a literal < > & as &lt; &gt; &amp; (scripts/markup.py): an escaped
+        # tag is text, never an element.
+        "&amp; <": "&amp; &lt;",
+        "&lt;i&gt;x&lt;/i&gt;": "&lt;i&gt;x&lt;/i&gt;",
+        "&lt;i>x": "&lt;i&gt;x",
+        "&amp;lt;": "&amp;lt;",
         "<i onclick=x>y</i>": "&lt;i onclick=x&gt;y&lt;/i&gt;",
     }
     got = page.evaluate(
@@ -245,6 +250,30 @@ def test_cue_text_parser_cases(server: ServerProcess, page: Any) -> None:
     )
     assert got.pop("plain") == "Lire ensemble"
     assert got == cases
+
+
+def test_screen_languages_cases(server: ServerProcess, page: Any) -> None:
+    """The one rule of the projector, the phones and the console's "On screens now":
+    (the script's languages, the preferences in order) -> the languages shown."""
+    cases = [
+        (["en", "fr"], [[], ["fr"]], ["fr"]),  # the city's configured language
+        (["en", "fr"], [["fr", "en"], ["fr"]], ["fr", "en"]),  # ?lang=fr,en
+        (["en", "fr"], [["de", "fr", "en"]], ["fr", "en"]),  # only those the script has
+        (["en", "fr"], [["de"], ["en"]], ["en"]),  # a ?lang= the script lacks: the city's
+        (["en", "fr"], [["de"], None], ["fr"]),  # none the script has: French
+        (["en", "fi"], [[], None], ["en"]),  # no French either: the script's first
+        ([], [["de"], ["en"]], ["de"]),  # no script languages known: as asked
+        (None, [[], None], ["fr"]),
+    ]
+    page.goto(server.url + "/follow/paris")
+    got = page.evaluate(
+        """async (cases) => {
+            const { screenLanguages } = await import("/static/cue-text.js");
+            return cases.map(([available, preferences]) => screenLanguages(available, preferences));
+        }""",
+        [[available, preferences] for available, preferences, _ in cases],
+    )
+    assert got == [expected for _, _, expected in cases]
 
 
 # -- reconnecting -----------------------------------------------------------------------------

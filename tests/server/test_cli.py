@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.harness import ROOT, SHIPPED_CONFIG
+import coordinator
+from tests.support.harness import ROOT, SHIPPED_CONFIG, ServerProcess, free_port
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -75,3 +77,65 @@ def test_serve_refuses_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
     result = run("serve", "--config", str(path), "--port", "0")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "event.id" in result.stderr
+
+
+def run_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "coordinator", *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("COORDINATOR_")},
+    )
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"coordinator {coordinator.__version__}"
+
+
+def test_init_writes_a_starter_that_checks_and_never_overwrites(tmp_path: Path) -> None:
+    result = run_in(tmp_path, "init")
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "config" / "cities.yaml"
+    assert written.read_bytes() == SHIPPED_CONFIG.read_bytes()
+    assert (tmp_path / "config" / "scripts" / "demo.csv").is_file()
+    assert run_in(tmp_path, "check-config").returncode == 0
+    written.write_text("# mine\n", encoding="utf-8")
+    again = run_in(tmp_path, "init")
+    assert again.returncode == 1
+    assert "config/cities.yaml already exists" in again.stderr
+    assert written.read_text(encoding="utf-8") == "# mine\n"
+    other = run_in(tmp_path, "init", "elsewhere")
+    assert other.returncode == 0 and (tmp_path / "elsewhere" / "config" / "cities.yaml").is_file()
+
+
+def test_serve_demo_from_an_empty_folder_uses_the_packaged_example(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    port = free_port()
+    server = ServerProcess(
+        SHIPPED_CONFIG,  # unused: argv replaces the harness's command
+        empty / "data",
+        argv=[sys.executable, "-m", "coordinator", "serve", "--demo", "--port", str(port)],
+        cwd=empty,
+        port=port,
+        env={"COORDINATOR_CONFIG": ""},
+    )
+    try:
+        server.start()
+        assert len(server.get_json("/api/cities")["cities"]) == 7
+        assert server.get("/operator/paris")[0] == 200
+        assert "serving the packaged example event" in server.log()
+    finally:
+        server.kill()
+
+
+def test_serve_without_a_config_says_what_to_do(tmp_path: Path) -> None:
+    result = run_in(tmp_path, "serve", "--port", "0")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "no config/cities.yaml in this folder: run `coordinator init`" in result.stderr

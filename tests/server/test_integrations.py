@@ -4,6 +4,7 @@ real server."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -93,6 +94,15 @@ def test_osc_controls_advance_with_the_token_and_nothing_without(
     assert event["index"] == 1
     send_osc(port, "/coordinator/paris/go", tokens.paris_operator, 0)  # stale FROM: refused
     display.expect_silence(0.5)
+    # QLab sends a quoted FROM as a string: it is a FROM, not dropped (a stale one is refused).
+    send_osc(port, "/coordinator/paris/go", tokens.paris_operator, "0")
+    display.expect_silence(0.5)
+    send_osc(port, "/coordinator/paris/go", tokens.paris_operator, "junk")  # refused, not a GO
+    send_osc(port, "/coordinator/paris/go", tokens.paris_operator, float("nan"))
+    display.expect_silence(0.5)
+    assert index_of(server) == 1
+    send_osc(port, "/coordinator/paris/go", tokens.paris_operator, "1")
+    assert display.recv_until(lambda m: m["type"] == "event")["index"] == 2
     send_osc(port, "/coordinator/paris/goto", tokens.paris_operator, 7)
     assert display.recv_until(lambda m: m["type"] == "event")["index"] == 7
     send_osc(port, "/coordinator/paris/blank", tokens.paris_operator)
@@ -123,6 +133,56 @@ def test_osc_parsing() -> None:
         osc.to_command(osc.OscMessage("/coordinator/paris/go", ()))
 
 
+@pytest.mark.parametrize(
+    ("address", "args", "expected"),
+    [
+        ("go", ("5",), ("next", None, 5)),  # QLab's quoted argument
+        ("go", (5.0,), ("next", None, 5)),
+        ("go", (" 7 ",), ("next", None, 7)),
+        ("goto", ("12",), ("goto", 12, None)),
+        ("goto", (3,), ("goto", 3, None)),
+    ],
+)
+def test_osc_numbers_may_be_strings_or_whole_floats(
+    address: str, args: tuple[int | float | str, ...], expected: tuple[str, int | None, int | None]
+) -> None:
+    _, command = osc.to_command(osc.OscMessage(f"/coordinator/paris/{address}", ("t", *args)))
+    assert (command.action, command.index, command.expected_from) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "args", "why"),
+    [
+        ("go", ("five",), "not a cue number"),
+        ("go", (float("nan"),), "not a cue number"),
+        ("go", (float("inf"),), "not a cue number"),
+        ("goto", (2.5,), "not a cue number"),
+        ("goto", (-1,), "not a cue number"),
+        ("go", (1, 2), "go takes one cue number after the token, not 2"),
+        ("blank", ("now",), "blank takes no argument after the token, not 'now'"),
+        ("goto", (), "goto needs a cue number"),
+    ],
+)
+def test_osc_other_arguments_are_refused(
+    address: str, args: tuple[int | float | str, ...], why: str
+) -> None:
+    with pytest.raises(osc.OscError, match=re.escape(why)):
+        osc.to_command(osc.OscMessage(f"/coordinator/paris/{address}", ("t", *args)))
+
+
+def test_osc_refusals_are_logged_at_most_once_a_second_with_a_count() -> None:
+    refusals = osc.RefusalLog(interval_s=1.0)
+    assert refusals.refused(10.0, "10.0.0.9", "not an OSC message") == (
+        "osc refused from 10.0.0.9: not an OSC message"
+    )
+    assert [refusals.refused(10.0 + i / 100, "10.0.0.9", "junk") for i in range(1, 50)] == [
+        None
+    ] * 49
+    assert refusals.refused(11.2, "10.0.0.9", "junk") == (
+        "osc refused from 10.0.0.9: junk (and 49 more refused since the last line)"
+    )
+
+
 T0 = datetime(2025, 9, 20, 12, 0, tzinfo=UTC)
 
 
@@ -136,14 +196,19 @@ def test_drift_from_two_cue_logs() -> None:
     paris = log_of((1, 0), (2, 1), (3, 2), (4, 3))
     helsinki = log_of((1, 0.5), (2, 3))  # started later and slower
     behind = drift(helsinki, 2, paris, 4)
-    assert behind.cues_ahead == -2
+    assert behind is not None and behind.cues_ahead == -2
     assert behind.seconds_behind == 120.0  # cue 2: 3 min vs 1 min
     ahead = drift(paris, 4, helsinki, 2)
-    assert (ahead.cues_ahead, ahead.seconds_behind) == (2, -120.0)
-    assert drift(log_of(), 0, paris, 4).seconds_behind is None
+    assert ahead is not None and (ahead.cues_ahead, ahead.seconds_behind) == (2, -120.0)
+    # A city that has not begun is not "4 cues behind": it has no drift, nor does its reference.
+    assert drift(log_of(), 0, paris, 4) is None
+    assert drift(paris, 4, log_of(), 0) is None
+    jumped = drift(log_of((5, 1)), 5, paris, 4)  # begun, but no cue shown by both
+    assert jumped is not None and (jumped.cues_ahead, jumped.seconds_behind) == (1, None)
     # A blank does not count as showing a cue; the first showing counts, not a return to it.
     with_blank = [CueLogEntry(T0, 1, True), *log_of((1, 2), (2, 4)), *log_of((1, 5))]
-    assert drift(with_blank, 1, paris, 4).seconds_behind == 120.0
+    from_blank = drift(with_blank, 1, paris, 4)
+    assert from_blank is not None and from_blank.seconds_behind == 120.0
 
 
 def test_drift_endpoint(backend_server: ServerProcess, tokens: Tokens) -> None:

@@ -178,32 +178,6 @@ def test_a_plain_redis_outage_is_told_to_viewers_and_readyz(
         redis.kill()
 
 
-def test_rediss_trusts_the_ca_file_and_without_it_the_start_says_what_to_do(
-    server_factory: Start, tmp_path: Path, ws_client: Open, tokens: Tokens
-) -> None:
-    tls = Tls.make(tmp_path / "tls")
-    node = RedisNode(tmp_path / "redis", tls=tls)
-    node.start()
-    try:
-        url = f"rediss://127.0.0.1:{node.port}/0"
-        with pytest.raises(RuntimeError) as refused:
-            server_factory("--redis-url", url, data_dir=tmp_path / "no-ca")
-        text = str(refused.value)
-        assert "error: cannot reach Redis (rediss://127.0.0.1:" in text, text[-2000:]
-        assert "CERTIFICATE_VERIFY_FAILED" in text and "--redis-ca-file" in text
-        assert "Traceback" not in text
-        server = server_factory(
-            "--redis-url", url, "--redis-ca-file", str(tls.ca), "--redis-prefix", "t:"
-        )  # fmt: skip
-        viewer = ws_client(server.ws_url)
-        viewer.hello()
-        viewer.recv()
-        ack = until_acked(server, tokens.paris, "t1", "preparing")
-        assert viewer.recv_until(lambda m: m["type"] == "event")["seq"] == ack["seq"]
-    finally:
-        node.kill()
-
-
 def test_rediss_sentinel_follows_a_failover_over_tls(
     server_factory: Start, tmp_path: Path, ws_client: Open, tokens: Tokens
 ) -> None:
@@ -213,7 +187,7 @@ def test_rediss_sentinel_follows_a_failover_over_tls(
         assert group.url.startswith("rediss+sentinel://")
         server = server_factory(
             "--redis-url", group.url, "--redis-prefix", "ts:",
-            env={"COORDINATOR_REDIS_CA_FILE": str(tls.ca)},
+            env={"COORDINATOR_REDIS_TLS_CA": str(tls.ca)},
         )  # fmt: skip
         viewer = ws_client(server.ws_url)
         viewer.hello()

@@ -75,12 +75,16 @@ class ServerProcess:
         extra_args: Sequence[str] = (),
         env: dict[str, str] | None = None,
         port: int | None = None,
+        argv: Sequence[str] | None = None,
+        cwd: Path = ROOT,
     ) -> None:
         self.config_path = config_path
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.env = {**os.environ, **(env or {})}
         self.port = port or free_port()
+        self.argv = list(argv) if argv is not None else None  # instead of command()
+        self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -111,8 +115,14 @@ class ServerProcess:
 
     def start(self, timeout_s: float = 15.0) -> ServerProcess:
         log = self.log_path.open("ab")
+        # A session of its own, so that kill() reaches every process it starts (--workers).
         self.proc = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
+            self.argv or self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -134,21 +144,28 @@ class ServerProcess:
             return ""
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
-        """SIGTERM and wait: uvicorn's graceful shutdown."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        """SIGTERM to the server and wait (uvicorn's graceful shutdown); then SIGKILL to
+        whatever of its process group is left."""
+        if self.proc is None:
+            return None
+        code = self.proc.poll()
+        if code is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.proc.wait(timeout_s)
+        self.kill()
+        return self.proc.returncode if code is None else code
 
     def kill(self) -> None:
-        """SIGKILL: a crash, with no chance to clean up."""
-        if self.proc is not None and self.proc.poll() is None:
+        """SIGKILL to the whole process group: a crash, with no chance to clean up, and no
+        worker left behind."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.wait()
 
     def restart(self) -> ServerProcess:
         self.stop()
@@ -336,3 +353,21 @@ def run_async(coro: Coroutine[Any, Any, T], timeout_s: float = 300.0) -> T:
     keeps an event loop running in the main thread, where asyncio.run() would refuse."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result(timeout=timeout_s)
+
+
+def self_signed_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` (and 127.0.0.1), signed by its own key, made with openssl:
+    (certificate, key). Clients trust it by taking the certificate as their CA file."""
+    if which("openssl") is None:
+        skip_or_fail("openssl is not installed")
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
+            "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key

@@ -21,8 +21,9 @@ def test_every_variable_round_trips_through_to_env() -> None:
         secrets_path=Path("keys.yaml"),
         redis_url="rediss+sentinel://10.0.0.1:26379,10.0.0.2:26379/main/3",
         redis_prefix="t:",
+        redis_tls_ca=Path("ca.pem"),
+        redis_tls_no_verify=True,
         redis_min_replicas=2,
-        redis_ca_file=Path("redis-ca.pem"),
         demo=True,
         limits=Limits().with_overrides(["max_connections=7"]),
         allowed_origins=("https://a.example", "https://b.example"),
@@ -32,6 +33,8 @@ def test_every_variable_round_trips_through_to_env() -> None:
         port=8123,
         workers=2,
         log_level="debug",
+        log_format="json",
+        forwarded_allow_ips=("10.0.0.0/8", "192.0.2.7"),
     )
     env = settings.to_env()
     assert set(env) == {var.name for var in ENVIRONMENT.values()}
@@ -68,14 +71,40 @@ def test_problems_name_the_option() -> None:
     ]
     assert "--port 70000: use 0-65535 (0: any free port)" in Settings(port=70000).problems()
     assert Settings(redis_min_replicas=-1).problems() == ["--redis-min-replicas -1: use 0 or more"]
-    plain = Settings(redis_url="redis://127.0.0.1:6379/0", redis_ca_file=Path("ca.pem"))
-    assert plain.problems() == [
-        "--redis-ca-file needs a TLS --redis-url (rediss:// or rediss+sentinel://)"
-    ]
-    assert Settings(redis_url="rediss://h:6380/0", redis_ca_file=Path("ca.pem")).problems() == []
 
 
 def test_deploy_doc_names_every_variable() -> None:
     documented = set(re.findall(r"`([A-Z][A-Z_]+)`", DEPLOY_DOC.read_text(encoding="utf-8")))
     missing = {var.name for var in ENVIRONMENT.values()} - documented
     assert not missing, f"docs/deploy.md does not name {sorted(missing)}"
+
+
+def test_a_platforms_web_concurrency_without_redis_means_one_process() -> None:
+    from_platform = Settings.from_env({"WEB_CONCURRENCY": "2"})
+    settings, note = from_platform.with_platform_workers(workers_given=False)
+    assert settings.workers == 1 and settings.problems() == []
+    assert note is not None and "$WEB_CONCURRENCY=2 ignored" in note and "$REDIS_URL" in note
+    # With Redis it means what it says; an explicit --workers is left for problems() to refuse.
+    with_redis = Settings.from_env({"WEB_CONCURRENCY": "2", "REDIS_URL": "redis://r:6379/0"})
+    assert with_redis.with_platform_workers(workers_given=False) == (with_redis, None)
+    assert from_platform.with_platform_workers(workers_given=True) == (from_platform, None)
+
+
+def test_tls_and_proxy_settings_are_checked() -> None:
+    plain = Settings(redis_url="redis://127.0.0.1:6379/0", redis_tls_no_verify=True)
+    assert plain.problems() == [
+        "--redis-tls-no-verify needs a rediss:// or rediss+sentinel:// --redis-url"
+    ]
+    sentinel = Settings(redis_url="rediss+sentinel://h1,h2,h3/show", redis_tls_no_verify=True)
+    assert sentinel.problems() == []
+    both = Settings(
+        redis_url="rediss://r:6380/0", redis_tls_ca=Path("nowhere.pem"), redis_tls_no_verify=True
+    )
+    assert "--redis-tls-ca and --redis-tls-no-verify: choose one" in both.problems()
+    assert "--redis-tls-ca nowhere.pem: no such file" in both.problems()
+    proxies = Settings.from_env({"FORWARDED_ALLOW_IPS": "10.1.0.0/16, 2001:db8::1,*"})
+    assert proxies.forwarded_allow_ips == ("10.1.0.0/16", "2001:db8::1", "*")
+    assert proxies.problems() == []
+    assert Settings(forwarded_allow_ips=("router",)).problems() == [
+        "--forwarded-allow-ips 'router': use IP addresses or networks (10.0.0.0/8), or *"
+    ]

@@ -45,7 +45,7 @@ async def scenario() -> tuple[str, int | None]:
             await client.send("drop me")
             with contextlib.suppress(websockets.ConnectionClosed):
                 await asyncio.wait_for(client.recv(), 3)
-            code = client.close_code
+            code = client.protocol.close_code  # Connection.close_code is from websockets 15
     finally:
         server.should_exit = True
         await task

@@ -1,10 +1,11 @@
-"""Reading --redis-url: one server or a Sentinel group, never a password in a message."""
+"""Reading --redis-url: one server or a Sentinel group, its TLS options, and never a
+password in a message."""
 
 from __future__ import annotations
 
 import pytest
 
-from coordinator.state.redis_connection import RedisTarget, parse_redis_url, safe_url
+from coordinator.state.redis_connect import RedisTarget, parse_redis_url, safe_url
 
 
 def test_a_direct_url_is_left_to_redis_py() -> None:
@@ -30,7 +31,7 @@ def test_a_sentinel_url_names_the_sentinels_the_service_and_the_database() -> No
     )
     plain = parse_redis_url("redis+sentinel://:pw@h1:26379/show")
     assert (plain.tls, plain.db, plain.username, plain.password) == (False, 0, None, "pw")
-    assert plain.describe() == "primary 'show' of the sentinels at h1:26379"
+    assert plain.describe() == "the sentinels h1:26379 (service 'show')"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""How the Redis store reaches Redis: one URL names one server or a Sentinel group.
+"""How to reach Redis: one URL names one server or a Sentinel group; the TLS options of
+``rediss://`` and ``rediss+sentinel://``; and a check before the server starts.
 
 - ``redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`` (``rediss://`` for TLS): one server, read by
   redis-py.
@@ -8,8 +9,10 @@
   failover each process finds the new primary by itself. The password is the data servers';
   ``?sentinel_password=...`` is the sentinels' own, when they have one.
 
-TLS trusts the system's certificate authorities, or only the CA file given
-(``--redis-ca-file``), and always checks the server's name against its certificate.
+Platforms give ``rediss://`` with a certificate of their own CA, often self-signed; the TLS
+options say how to trust it (a CA file, or an explicit "do not verify"), and the check turns a
+refusal into one line naming the URL and the reason instead of a traceback from the server's
+startup.
 
 Retries are short on purpose: one stale connection after a failover is replaced at once, but a
 Redis that is gone is reported in well under a second, so commands answer ``unavailable``
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,10 +39,68 @@ from coordinator.state.base import StoreError
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
 DIRECT_SCHEMES = {"redis": False, "rediss": True, "unix": False}
+TLS_PREFIXES = ("rediss://", "rediss+sentinel://")
 DEFAULT_SENTINEL_PORT = 26379
 CONNECT_TIMEOUT_S = 2.0
 SENTINEL_TIMEOUT_S = 1.0
 HEALTH_CHECK_S = 10
+
+
+def tls_options(url: str, ca_file: Path | None, no_verify: bool) -> dict[str, Any]:
+    """redis-py's options for a ``rediss://`` or ``rediss+sentinel://`` URL: verify against
+    ``ca_file`` (a platform's own CA, the host name checked too), or, with ``no_verify``,
+    encrypt without checking the certificate; nothing extra by default (the system's CAs).
+    Nothing for a URL without TLS."""
+    if not url.startswith(TLS_PREFIXES):
+        return {}
+    if no_verify:
+        return {"ssl_cert_reqs": "none", "ssl_check_hostname": False}
+    if ca_file is not None:
+        return {
+            "ssl_ca_certs": str(ca_file),
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True,
+        }
+    return {}
+
+
+def verify(url: str, tls: Mapping[str, Any]) -> None:
+    """Check that Redis answers (through the sentinels, over TLS, with the password) before
+    the server starts: raises :class:`StoreError` naming the URL (without its password) and
+    the reason, e.g. a certificate that does not verify. (The same failure inside the
+    server's startup would end in a traceback.)"""
+    try:
+        target = parse_redis_url(url)
+    except ValueError as exc:
+        raise StoreError(f"--redis-url {exc}") from None
+    asyncio.run(_ping(target, tls))
+
+
+async def _ping(target: RedisTarget, tls: Mapping[str, Any]) -> None:
+    clients = RedisClients(target, tls)
+    try:
+        await clients.client(CONNECT_TIMEOUT_S).ping()
+    except (RedisError, OSError) as exc:
+        raise StoreError(f"cannot reach Redis at {target.describe()}: {explain(exc)}") from None
+    finally:
+        await clients.aclose()
+
+
+def explain(exc: BaseException) -> str:
+    """A failure to reach Redis in one line, with the likely fix (redis-py's own text for a
+    missing primary lists every sentinel client's repr)."""
+    if isinstance(exc, MasterNotFoundError):
+        return (
+            "no sentinel named a primary for this service (are the sentinels up, is the "
+            "service name right, and does each one see a majority of the others?)"
+        )
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        text = (
+            text.rstrip(".")
+            + "; to trust the server's certificate, give its CA with --redis-tls-ca"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -63,7 +125,7 @@ class RedisTarget:
         if not self.uses_sentinel:
             return safe_url(self.url)
         hosts = ",".join(f"{host}:{port}" for host, port in self.sentinels)
-        return f"primary {self.service!r} of the sentinels at {hosts}"
+        return f"the sentinels {hosts} (service {self.service!r})"
 
 
 def parse_redis_url(url: str) -> RedisTarget:
@@ -144,19 +206,11 @@ class RedisClients:
     """The clients of one store, built from one target: each is a redis-py asyncio client
     that, with Sentinel, follows the primary from one failover to the next."""
 
-    def __init__(self, target: RedisTarget, ca_file: Path | None = None) -> None:
+    def __init__(self, target: RedisTarget, tls: Mapping[str, Any]) -> None:
         self.target = target
-        self.ca_file = ca_file
+        self.tls = dict(tls) if target.tls else {}  # redis-py's ssl_* options (tls_options)
         self._sentinel: Sentinel | None = None
         self._clients: list[Any] = []
-
-    def tls_options(self) -> dict[str, Any]:
-        if not self.target.tls:
-            return {}
-        options: dict[str, Any] = {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
-        if self.ca_file is not None:
-            options["ssl_ca_certs"] = str(self.ca_file)
-        return options
 
     def client(self, socket_timeout_s: float) -> Any:
         """A new client (its own connection pool) whose commands time out after
@@ -167,7 +221,7 @@ class RedisClients:
             "health_check_interval": HEALTH_CHECK_S,
             "decode_responses": True,
             "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
-            **self.tls_options(),
+            **self.tls,
         }
         if not self.target.uses_sentinel:
             made = aioredis.Redis.from_url(self.target.url, **options)
@@ -185,7 +239,7 @@ class RedisClients:
 
     def _sentinels(self) -> Sentinel:
         if self._sentinel is None:
-            tls = {"ssl": True, **self.tls_options()} if self.target.tls else {}
+            tls = {"ssl": True, **self.tls} if self.target.tls else {}
             self._sentinel = Sentinel(  # type: ignore[no-untyped-call]  # unannotated upstream
                 list(self.target.sentinels),
                 # An answer counts only from a sentinel that sees a majority of those listed,
@@ -210,41 +264,3 @@ class RedisClients:
         if self._sentinel is not None:
             with contextlib.suppress(Exception):
                 await self._sentinel.aclose()
-
-
-def verify(url: str, ca_file: Path | None = None) -> None:
-    """Check before serving that the URL is usable and Redis answers (through the sentinels,
-    over TLS, with the password): raises :class:`StoreError` with a message for the
-    organiser, rather than a failed start in the server's log."""
-    try:
-        target = parse_redis_url(url)
-    except ValueError as exc:
-        raise StoreError(f"--redis-url {exc}") from None
-    asyncio.run(_ping(target, ca_file))
-
-
-async def _ping(target: RedisTarget, ca_file: Path | None) -> None:
-    clients = RedisClients(target, ca_file)
-    try:
-        await clients.client(CONNECT_TIMEOUT_S).ping()
-    except (RedisError, OSError) as exc:
-        raise StoreError(f"cannot reach Redis ({target.describe()}): {explain(exc)}") from None
-    finally:
-        await clients.aclose()
-
-
-def explain(exc: BaseException) -> str:
-    """A failure to reach Redis in one line, with the likely fix (redis-py's own text for a
-    missing primary lists every sentinel client's repr)."""
-    if isinstance(exc, MasterNotFoundError):
-        return (
-            "no sentinel named a primary for this service (are the sentinels up, is the "
-            "service name right, and does each one see a majority of the others?)"
-        )
-    text = str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        text = (
-            text.rstrip(".")
-            + "; to trust the server's certificate, give its CA with --redis-ca-file"
-        )
-    return text
