@@ -47,5 +47,5 @@ async def readyz(request: Request) -> Response:
     failing over to a new primary), so a load balancer sends no one to a process that cannot
     take commands; restarting it would not help, which is why ``/healthz`` stays ok."""
     if not await context(request).store.ready():
-        raise ApiError("unavailable", "not ready: the store cannot take changes right now")
+        raise ApiError("unavailable", "not ready: the store is unreachable")
     return PlainTextResponse("ready")
