@@ -81,7 +81,10 @@ async def _ping(target: RedisTarget, tls: Mapping[str, Any]) -> None:
     try:
         await clients.client(CONNECT_TIMEOUT_S).ping()
     except (RedisError, OSError) as exc:
-        raise StoreError(f"cannot reach Redis at {target.describe()}: {explain(exc)}") from None
+        reason = explain(exc)
+        if isinstance(exc, MasterNotFoundError):
+            reason = await clients.sentinel_problem() or reason
+        raise StoreError(f"cannot reach Redis at {target.describe()}: {reason}") from None
     finally:
         await clients.aclose()
 
@@ -256,6 +259,17 @@ class RedisClients:
                 },
             )
         return self._sentinel
+
+    async def sentinel_problem(self) -> str | None:
+        """Why the first sentinel that fails fails (a refused connection, a certificate),
+        which redis-py's "no master found" does not say; None when each one answers."""
+        for sentinel in self._sentinels().sentinels:
+            where = sentinel.connection_pool.connection_kwargs
+            try:
+                await sentinel.ping()
+            except (RedisError, OSError) as exc:
+                return f"sentinel {where['host']}:{where['port']}: {explain(exc)}"
+        return None
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -178,17 +178,24 @@ def test_a_plain_redis_outage_is_told_to_viewers_and_readyz(
         redis.kill()
 
 
+@pytest.mark.parametrize("trust", ["ca", "no-verify"])
 def test_rediss_sentinel_follows_a_failover_over_tls(
-    server_factory: Start, tmp_path: Path, ws_client: Open, tokens: Tokens
+    server_factory: Start, tmp_path: Path, ws_client: Open, tokens: Tokens, trust: str
 ) -> None:
     tls = Tls.make(tmp_path / "tls")
     group = SentinelGroup(tmp_path / "redis", tls=tls).start()
     try:
         assert group.url.startswith("rediss+sentinel://")
-        server = server_factory(
-            "--redis-url", group.url, "--redis-prefix", "ts:",
-            env={"COORDINATOR_REDIS_TLS_CA": str(tls.ca)},
-        )  # fmt: skip
+        with pytest.raises(RuntimeError) as refused:  # the system's CAs do not know ours
+            server_factory("--redis-url", group.url, data_dir=tmp_path / "untrusted")
+        assert "CERTIFICATE_VERIFY_FAILED" in str(refused.value)
+        assert "give its CA with --redis-tls-ca" in str(refused.value)
+        env = (
+            {"COORDINATOR_REDIS_TLS_CA": str(tls.ca)}
+            if trust == "ca"
+            else {"COORDINATOR_REDIS_TLS_NO_VERIFY": "1"}
+        )
+        server = server_factory("--redis-url", group.url, "--redis-prefix", "ts:", env=env)
         viewer = ws_client(server.ws_url)
         viewer.hello()
         viewer.recv()
