@@ -21,7 +21,7 @@ from coordinator.osc import OscServer
 from coordinator.protocol import CueCommand
 from coordinator.proxy import ForwardedHeaders
 from coordinator.realtime import Hub, Sessions
-from coordinator.routes import route_table
+from coordinator.routes import DirectWebsockets, route_table
 from coordinator.routes.errors import EXCEPTION_HANDLERS
 from coordinator.security import SecurityHeaders
 from coordinator.service import CommandError, CommandService
@@ -108,12 +108,14 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     """Build the ASGI app. Raises ``config.ConfigError`` or ``scripts.ScriptError`` on bad files."""
     ctx = build_context(settings, store)
+    routes = route_table()
     app = Starlette(
-        routes=route_table(),
+        routes=routes,
         lifespan=Lifespan(ctx),
         middleware=[
             # Outermost: it needs the peer's own address, which it then replaces.
             Middleware(ForwardedHeaders, trusted=settings.forwarded_allow_ips),
+            Middleware(DirectWebsockets, routes=routes),
             Middleware(AccessLog),
             Middleware(SecurityHeaders),
         ],
@@ -124,7 +126,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
 
 
 class Lifespan:
-    """Opens the store (and the OSC listener) when the server starts; closes them at stop."""
+    """Opens the store (and the OSC listener) when the server starts; closes them at stop,
+    and gives the garbage collector back what the hub froze."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -139,6 +142,7 @@ class Lifespan:
         finally:
             if transport is not None:
                 transport.close()
+            self.ctx.hub.collector.close()
             await self.ctx.store.close()
 
 

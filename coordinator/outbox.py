@@ -29,6 +29,18 @@ SendFn = Callable[[str], Coroutine[Any, Any, None]]
 class Outbox:
     """Frames for one client, sent in order, never making the sender wait."""
 
+    # One per open websocket: slots, and no queue until a frame has to wait (memory).
+    __slots__ = (
+        "_on_error",
+        "_on_overflow",
+        "_queue",
+        "_send",
+        "_task",
+        "closed",
+        "idle",
+        "limit",
+    )
+
     def __init__(
         self,
         send: SendFn,
@@ -41,9 +53,12 @@ class Outbox:
         self.limit = limit
         self._on_overflow = on_overflow
         self._on_error = on_error
-        self._queue: collections.deque[str] = collections.deque()
+        self._queue: collections.deque[str] | None = None
         self._task: asyncio.Task[None] | None = None
         self.closed = False
+        # Open with nothing in flight: what is sent next, by any path, goes out in order.
+        # An attribute, not a property: the fan-out reads it once per recipient.
+        self.idle = True
 
     @property
     def busy(self) -> bool:
@@ -52,13 +67,15 @@ class Outbox:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     def push(self, text: str) -> None:
         """Send ``text`` after everything pushed before it."""
         if self.closed:
             return
         if self._task is not None:
+            if self._queue is None:
+                self._queue = collections.deque()
             if len(self._queue) >= self.limit:
                 self.close()
                 self._on_overflow()
@@ -70,7 +87,8 @@ class Outbox:
     def close(self) -> None:
         """Drop what is queued; later pushes do nothing."""
         self.closed = True
-        self._queue.clear()
+        self.idle = False
+        self._queue = None
 
     def _start(self, text: str) -> None:
         coro = self._send(text)
@@ -81,6 +99,7 @@ class Outbox:
         except Exception as exc:
             self._fail(exc)
             return
+        self.idle = False
         self._task = asyncio.get_running_loop().create_task(self._finish(coro, waiting_on))
 
     async def _finish(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
@@ -88,10 +107,12 @@ class Outbox:
             await _resume(coro, waiting_on)
             while self._queue and not self.closed:
                 await self._send(self._queue.popleft())
+            self._queue = None  # drained: its memory goes back until the next stall
         except Exception as exc:
             self._fail(exc)
         finally:
             self._task = None
+            self.idle = not self.closed
 
     def _fail(self, exc: BaseException) -> None:
         self.close()

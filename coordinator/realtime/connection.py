@@ -1,8 +1,11 @@
-"""One websocket client: who it is, which topics it follows, and its outbox.
+"""One websocket client: who it is, which topics it follows, its outbox, and the fast path.
 
-The one reach into a server's internals lives here: :func:`transport_of` finds uvicorn's
-transport behind an ASGI ``send`` so that a client that stopped reading can be dropped at
-once (tests/unit/test_transport_reach.py fails if uvicorn changes under it).
+The reaches into uvicorn's internals live here, each in one function with a test that fails
+if uvicorn changes under it: :func:`server_protocol_of` finds uvicorn's websocket protocol
+behind an ASGI ``send`` (to drop a client that stopped reading at once, and to write to it
+directly; tests/unit/test_transport_reach.py), and :func:`broadcast` writes one pre-built
+frame to every client whose transport would receive exactly those bytes from uvicorn
+(tests/unit/test_direct_frames.py).
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import struct
+from collections.abc import Iterable
 from typing import Any
 
 from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+from websockets.server import ServerProtocol
 
 from coordinator import protocol
 from coordinator.auth import TokenRecord
@@ -31,12 +39,34 @@ CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
 CLOSE_SERVICE_RESTART = 1012
 
+# Frames are written straight to a client's transport only while less than this waits in its
+# write buffer: asyncio's default high-water mark, where uvicorn's own send() starts waiting.
+# Past it, frames go through the outbox, which queues them and drops the client on overflow.
+MAX_DIRECT_BUFFER_BYTES = 64 * 1024
+
 _conn_ids = itertools.count(1)
 
 
 class Connection:
     """One websocket client. ``topics`` is None until hello, then what it follows (None
     again meaning "every public topic")."""
+
+    # Slots: ten thousand of these live as long as their sockets (memory, and fewer objects
+    # for the garbage collector to walk).
+    __slots__ = (
+        "_closer",
+        "actor",
+        "bucket",
+        "direct",
+        "id",
+        "limits",
+        "outbox",
+        "pending",
+        "record",
+        "strikes",
+        "topics",
+        "ws",
+    )
 
     def __init__(self, ws: WebSocket, limits: Limits) -> None:
         self.ws = ws
@@ -50,14 +80,21 @@ class Connection:
         self.outbox = Outbox(
             ws.send_text, limit=limits.max_outbox_frames, on_overflow=self._too_slow
         )
-        # True from hello until caught up: events then wait in ``pending`` (seq order kept).
-        self.catching_up = True
+        # Events that arrive while the client catches up wait here (seq order kept).
         self.pending: list[StoredEvent] = []
+        # uvicorn's protocol when frames may be written to its transport (see broadcast()).
+        self.direct: WebSocketsSansIOProtocol | None = None
         self._closer: asyncio.Task[None] | None = None
 
     @property
     def closed(self) -> bool:
         return self.outbox.closed
+
+    def accepted(self) -> None:
+        """The handshake is done: find out whether this client can take the fast path."""
+        self.direct = direct_protocol(self.ws)
+        if self.direct is not None:
+            forget_handshake(self.direct)
 
     def push(self, text: str) -> None:
         self.outbox.push(text)
@@ -90,6 +127,76 @@ class Connection:
             await self.ws.close(code=code, reason=reason)
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented server text frame, as uvicorn's websockets implementation writes it
+    for ``websocket.send`` without extensions: FIN and opcode 1, the payload length in 7,
+    7+16 or 7+64 bits (RFC 6455 section 5.2), no mask (a server never masks, section 5.1)."""
+    length = len(payload)
+    if length < 126:
+        head = struct.pack("!BB", 0x81, length)
+    elif length < 65536:
+        head = struct.pack("!BBH", 0x81, 126, length)
+    else:
+        head = struct.pack("!BBQ", 0x81, 127, length)
+    return head + payload
+
+
+def broadcast(conns: Iterable[Connection], text: str, frame: bytes) -> int:
+    """Send ``text`` to every connection in ``conns``, each after everything sent to it
+    before; ``frame`` is ``text_frame(text.encode())``. Returns how many took the fast path.
+
+    A text frame without compression is the same bytes for every client, so it is built once
+    and written as is to each transport, with no coroutine, message dict or framing per
+    recipient. That holds for a connection while: uvicorn's websockets protocol serves it
+    with no extension (:func:`direct_protocol`), its state is OPEN, its outbox is open with
+    nothing in flight (else these bytes would overtake what is queued), its transport is not
+    closing, and its write buffer is under :data:`MAX_DIRECT_BUFFER_BYTES`. Otherwise the
+    text goes through the outbox and the ASGI ``send``: a stalled client still fills its
+    outbox and is dropped by the overflow rule. Never raises for one connection's sake and
+    never waits.
+    """
+    direct = 0
+    for conn in conns:
+        proto = conn.direct
+        outbox = conn.outbox
+        if proto is not None and outbox.idle and proto.conn.state is State.OPEN:
+            transport = proto.transport
+            if (
+                not transport.is_closing()
+                and transport.get_write_buffer_size() < MAX_DIRECT_BUFFER_BYTES
+            ):
+                transport.write(frame)
+                direct += 1
+                continue
+        outbox.push(text)
+    return direct
+
+
+def direct_protocol(ws: WebSocket) -> WebSocketsSansIOProtocol | None:
+    """uvicorn's protocol behind an accepted ``ws`` when :func:`broadcast` may write frames
+    to its transport: the websockets sans-I/O implementation (what uvicorn's ``ws="auto"``
+    picks when websockets is installed) driving a websockets ``ServerProtocol`` with no
+    extension negotiated (a compressed frame differs per connection). None otherwise, and
+    that client always takes the ASGI path."""
+    proto = server_protocol_of(ws._send)
+    if type(proto) is not WebSocketsSansIOProtocol or not proto.handshake_complete:
+        return None
+    ws_protocol = proto.conn
+    if type(ws_protocol) is not ServerProtocol or ws_protocol.extensions:
+        return None
+    return proto
+
+
+def forget_handshake(proto: WebSocketsSansIOProtocol) -> bool:
+    """Let go of the upgrade request and the 101 response (their headers and all, about 3 KB)
+    that uvicorn's protocol keeps for the connection's life but reads only until the
+    handshake is complete. True when they were there to drop."""
+    if not proto.handshake_complete or not hasattr(proto, "request"):
+        return False
+    del proto.request, proto.response
+    return True
+
+
 def abort_transport(ws: WebSocket) -> bool:
     """Drop the client's TCP connection now; False when no transport could be found."""
     transport = transport_of(ws._send)
@@ -100,11 +207,17 @@ def abort_transport(ws: WebSocket) -> bool:
 
 
 def transport_of(send: Any) -> Any:
-    """The server's transport behind an ASGI ``send``, or None.
+    """The server's transport behind an ASGI ``send``, or None."""
+    return getattr(server_protocol_of(send), "transport", None)
+
+
+def server_protocol_of(send: Any) -> Any:
+    """The server protocol object behind an ASGI ``send`` (one that owns a transport with
+    ``abort()``), or None.
 
     The ``send`` a websocket endpoint holds is the server protocol's own bound method wrapped
     in middleware closures; follow the closures (a few levels) to the object that owns a
-    transport with ``abort()``.
+    transport.
     """
     seen: set[int] = set()
     todo = [send]
@@ -118,7 +231,7 @@ def transport_of(send: Any) -> Any:
         owner = getattr(item, "__self__", None)
         transport = getattr(owner, "transport", None)
         if transport is not None and callable(getattr(transport, "abort", None)):
-            return transport
+            return owner
         for cell in getattr(item, "__closure__", None) or ():
             with contextlib.suppress(ValueError):  # an empty cell
                 if callable(cell.cell_contents):

@@ -1,10 +1,13 @@
 """The fan-out of store events to connected clients, through one routing rule.
 
-Every event is encoded once per variant, whatever the number of recipients, and handed to
-each client's :class:`~coordinator.outbox.Outbox`: sent at once when the client keeps up,
-queued (bounded) when it does not, so one slow phone never holds up the others. A client
-that falls too far behind is dropped and reconnects with ``since``, which is cheaper and
-safer than buffering without bound.
+Every event is encoded, and framed, once per variant, whatever the number of recipients.
+Connections are grouped by what :func:`route` reads of them (:func:`audience_key`) and the
+groups indexed by the topics they follow, so an event visits only the groups that may want
+it (a status update never walks the surtitle phones) and ``route`` runs once per group, not
+per connection. Each recipient gets the frame through :func:`~.connection.broadcast`: written
+straight to its socket when it keeps up, else queued (bounded) in its outbox, so one slow phone
+never holds up the others. A client that falls too far behind is dropped and reconnects with
+``since``, which is cheaper and safer than buffering without bound.
 """
 
 from __future__ import annotations
@@ -12,14 +15,22 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from coordinator import protocol, views
 from coordinator.channels import cue_key
 from coordinator.limits import Limits
-from coordinator.realtime.connection import CLOSE_SERVICE_RESTART, Connection
+from coordinator.realtime.collector import Collector
+from coordinator.realtime.connection import (
+    CLOSE_SERVICE_RESTART,
+    Connection,
+    broadcast,
+    text_frame,
+)
 from coordinator.rules import Actor, Role
+from coordinator.scripts import Script
 from coordinator.state.base import Snapshot, Store, StoredEvent
 
 
@@ -44,6 +55,15 @@ def route(conn: Connection, event: StoredEvent) -> Variant | None:
     return None
 
 
+AudienceKey = tuple[tuple[str, ...] | None, Actor]
+
+
+def audience_key(conn: Connection) -> AudienceKey:
+    """What :func:`route` reads of a connection: connections with equal keys get the same
+    variant of every event (tests/unit/test_hub.py checks that nothing else counts)."""
+    return (conn.topics, conn.actor)
+
+
 def encode(event: StoredEvent, variant: Variant) -> str:
     if variant is Variant.OPERATOR:
         return protocol.encode(event.operator_message())
@@ -52,33 +72,105 @@ def encode(event: StoredEvent, variant: Variant) -> str:
     return protocol.encode(event.hidden_message())
 
 
+class Audience:
+    """The live connections of one :data:`AudienceKey`."""
+
+    __slots__ = ("key", "members")
+
+    def __init__(self, key: AudienceKey) -> None:
+        self.key = key
+        self.members: set[Connection] = set()
+
+    def subscriptions(self) -> tuple[str, ...] | None:
+        """The index entries of this audience: its topics, minus ``family:CITY`` where it
+        follows ``family:*`` (so an event finds each audience once); None: every topic."""
+        topics = self.key[0]
+        if topics is None:
+            return None
+        wildcards = {t.split(":", 1)[0] for t in topics if t.endswith(":*")}
+        return tuple(t for t in topics if t.endswith(":*") or t.split(":", 1)[0] not in wildcards)
+
+
+class Audiences:
+    """Live connections grouped by audience, indexed by subscription."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[AudienceKey, Audience] = {}
+        self.everything: list[Audience] = []  # those that named no topics
+        self.by_topic: dict[str, list[Audience]] = {}
+
+    def add(self, conn: Connection) -> None:
+        key = audience_key(conn)
+        audience = self.by_key.get(key)
+        if audience is None:
+            audience = self.by_key[key] = Audience(key)
+            for entry in self._entries(audience):
+                entry.append(audience)
+        audience.members.add(conn)
+
+    def discard(self, conn: Connection) -> None:
+        audience = self.by_key.get(audience_key(conn))
+        if audience is None or conn not in audience.members:
+            return
+        audience.members.discard(conn)
+        if not audience.members:
+            del self.by_key[audience.key]
+            for entry in self._entries(audience):
+                entry.remove(audience)
+            for topic in audience.subscriptions() or ():
+                if not self.by_topic[topic]:
+                    del self.by_topic[topic]
+
+    def _entries(self, audience: Audience) -> list[list[Audience]]:
+        topics = audience.subscriptions()
+        if topics is None:
+            return [self.everything]
+        return [self.by_topic.setdefault(topic, []) for topic in topics]
+
+    def candidates(self, topic: str) -> Iterator[Audience]:
+        """Every audience that may want ``topic`` (a superset of those :func:`route` gives
+        something of an event on it), each once."""
+        family = topic.split(":", 1)[0]
+        yield from self.everything
+        yield from self.by_topic.get(topic, ())
+        yield from self.by_topic.get(f"{family}:*", ())
+
+
 class Hub:
     """Connected clients on this process: fan-out, coordinator presence, address counts."""
 
     def __init__(self, store: Store, limits: Limits) -> None:
         self.store = store
         self.limits = limits
-        self.connections: set[Connection] = set()
+        self.connections: set[Connection] = set()  # every one past hello
+        self.catching_up: set[Connection] = set()  # of those, the ones not live yet
+        self.audiences = Audiences()  # the live ones
+        self.collector = Collector()
         self.coordinators: collections.Counter[str] = collections.Counter()
         self.open_count = 0
         self.per_address: collections.Counter[str] = collections.Counter()
+        self._events_seen = 0  # moves on with every event and reset: the snapshot cache's clock
+        self._snapshot: tuple[int, tuple[tuple[str, Script], ...], Snapshot] | None = None
+        self._snapshot_texts: dict[Actor, str] = {}
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
         store.on_availability(self.availability_changed)
 
     async def on_event(self, event: StoredEvent) -> None:
-        encoded: dict[Variant, str] = {}
-        for conn in self.connections:
-            if conn.catching_up:
-                conn.pending.append(event)
-                continue
-            variant = route(conn, event)
+        self._events_seen += 1
+        for conn in self.catching_up:
+            conn.pending.append(event)
+        encoded: dict[Variant, tuple[str, bytes]] = {}
+        # No await below: connections join and leave in their own tasks, never mid-loop.
+        for audience in list(self.audiences.candidates(event.topic)):
+            variant = route(next(iter(audience.members)), event)
             if variant is None:
                 continue
-            text = encoded.get(variant)
-            if text is None:  # encoded once per variant, for every recipient
-                text = encoded[variant] = encode(event, variant)
-            conn.push(text)
+            pair = encoded.get(variant)
+            if pair is None:  # encoded and framed once per variant, for every recipient
+                text = encode(event, variant)
+                pair = encoded[variant] = (text, text_frame(text.encode()))
+            broadcast(audience.members, *pair)
 
     def deliver(self, conn: Connection, event: StoredEvent) -> None:
         """One event to one connection (a replay, or what queued while it caught up)."""
@@ -91,14 +183,46 @@ class Hub:
         connecting meanwhile is told at the end of its catch-up."""
         text = protocol.encode(protocol.service_message(available))
         for conn in self.connections:
-            if not conn.catching_up:
+            if conn not in self.catching_up:
                 conn.push(text)
 
     async def reset_all(self) -> None:
         """The history was replaced: close every client (1012) so each reconnects and takes a
         fresh snapshot of the new epoch."""
+        self._events_seen += 1
         for conn in list(self.connections):
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
+
+    # -- joining: catch-up and the shared snapshot ---------------------------------------
+
+    def catch_up(self, conn: Connection) -> None:
+        """From now on events for ``conn`` wait in ``conn.pending`` until :meth:`joined`."""
+        self.connections.add(conn)
+        self.catching_up.add(conn)
+
+    async def snapshot(self) -> Snapshot:
+        """The store's snapshot, shared by every client that joins until the next event (or
+        reset, or script change): a burst of viewers costs one store read, not one each."""
+        scripts = tuple(self.store.scripts.items())
+        cached = self._snapshot
+        if cached is not None and cached[0] == self._events_seen and _same(cached[1], scripts):
+            return cached[2]
+        seen = self._events_seen
+        snap = await self.store.snapshot()
+        if seen == self._events_seen:  # nothing happened meanwhile: it is the latest
+            self._snapshot = (seen, scripts, snap)
+            self._snapshot_texts = {}
+        return snap
+
+    def snapshot_text(self, snap: Snapshot, actor: Actor) -> str:
+        """The encoded ``snapshot`` message, built once per snapshot and actor."""
+        shared = self._snapshot is not None and self._snapshot[2] is snap
+        text = self._snapshot_texts.get(actor) if shared else None
+        if text is None:
+            text = protocol.encode(self.snapshot_message(snap, actor))
+            if shared:
+                self._snapshot_texts[actor] = text
+        return text
 
     def snapshot_message(self, snap: Snapshot, actor: Actor) -> dict[str, Any]:
         """The ``snapshot`` message as ``actor`` may see it (operators get their views)."""
@@ -140,7 +264,13 @@ class Hub:
             del self.per_address[client]
 
     async def joined(self, conn: Connection) -> None:
-        """A caught-up connection; a city's first coordinator marks it online."""
+        """A caught-up connection goes live; a city's first coordinator marks it online."""
+        conn.pending.clear()
+        self.catching_up.discard(conn)
+        self.audiences.add(conn)
+        if not self.store.available:  # live now: a later change of state reaches it too
+            conn.send(protocol.service_message(False))
+        self.collector.joined()
         city = conn.actor.city
         if conn.actor.role is Role.COORDINATOR and city:
             self.coordinators[city] += 1
@@ -149,8 +279,11 @@ class Hub:
 
     async def left(self, conn: Connection) -> None:
         """Forget a connection; a city's last coordinator leaving marks it offline."""
-        was_live = conn in self.connections and not conn.catching_up
+        was_live = conn in self.connections and conn not in self.catching_up
         self.connections.discard(conn)
+        self.catching_up.discard(conn)
+        self.audiences.discard(conn)
+        self.collector.left(still_open=self.open_count)
         city = conn.actor.city
         if was_live and conn.actor.role is Role.COORDINATOR and city:
             self.coordinators[city] -= 1
@@ -158,3 +291,10 @@ class Hub:
                 del self.coordinators[city]
                 with contextlib.suppress(Exception):
                     await self.store.set_presence(city, False, datetime.now(UTC))
+
+
+def _same(a: tuple[tuple[str, Script], ...], b: tuple[tuple[str, Script], ...]) -> bool:
+    """The same scripts, object for object (a new upload is a new object)."""
+    return len(a) == len(b) and all(
+        x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b, strict=True)
+    )

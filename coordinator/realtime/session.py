@@ -64,7 +64,11 @@ class Sessions:
         started = time.monotonic()
         close_code = 1000
         try:
-            close_code = await self._session(conn, client, within_caps)
+            refused = await self._open(conn, client, within_caps)
+            if refused is not None:
+                close_code = refused
+            else:
+                await self._serve(conn)  # ends by an exception
         except WebSocketDisconnect as exc:
             close_code = exc.code
         except ClosedForAbuse as exc:
@@ -87,9 +91,11 @@ class Sessions:
                 )
             )
 
-    async def _session(self, conn: Connection, client: str, within_caps: bool) -> int:
-        """Accept, wait for hello, then serve; returns the close code when the server closes."""
+    async def _open(self, conn: Connection, client: str, within_caps: bool) -> int | None:
+        """Accept, wait for hello, catch up: None when the client is live, else the code the
+        server closed with. (Serving is the caller's: this frame is not held meanwhile.)"""
         await conn.ws.accept()
+        conn.accepted()
         log.info(kv(event="ws_open", conn=conn.id, client=client))
         hello = await self._await_hello(conn)
         if hello is None:
@@ -101,8 +107,7 @@ class Sessions:
             await conn.ws.close(code=CLOSE_TRY_AGAIN_LATER, reason="server full; try again")
             return CLOSE_TRY_AGAIN_LATER
         await self._start(conn, hello)
-        await self._serve(conn)
-        return 1000  # not reached: _serve ends by an exception
+        return None
 
     def _admit(self, conn: Connection, command_id: str | None) -> bool:
         """The connection's message rate: an anonymous client that keeps flooding is closed."""
@@ -115,12 +120,13 @@ class Sessions:
                 raise ClosedForAbuse("too many messages")
         return False
 
-    async def _receive(self, conn: Connection, timeout_s: float | None = None) -> str | None:
-        """The next text frame; None for a binary frame (answered with an error)."""
-        message = await asyncio.wait_for(conn.ws.receive(), timeout_s)
+    def _text_of(self, conn: Connection, message: Any) -> str | None:
+        """A received message's text; None for a binary frame (answered with an error).
+        Raises WebSocketDisconnect when the client left. (Not a coroutine around the
+        receive: every idle viewer would hold its frame.)"""
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        text = message.get("text")
+        text: str | None = message.get("text")
         if text is None:
             conn.send(error_message(None, "invalid", "binary frames are not part of the protocol"))
         return text
@@ -129,7 +135,8 @@ class Sessions:
         deadline = time.monotonic() + self.limits.hello_timeout_s
         while (remaining := deadline - time.monotonic()) > 0:
             try:
-                text = await self._receive(conn, remaining)
+                received = await asyncio.wait_for(conn.ws.receive(), remaining)
+                text = self._text_of(conn, received)
             except TimeoutError:
                 return None
             if not self._admit(conn, None) or text is None:
@@ -161,14 +168,14 @@ class Sessions:
                 )
             else:
                 conn.sign_in(record)
-        self.hub.connections.add(conn)  # from here on, new events queue up in conn.pending
-        snap = await self.hub.store.snapshot()
+        self.hub.catch_up(conn)  # from here on, new events queue up in conn.pending
+        snap = await self.hub.snapshot()
         conn.send(self._welcome(conn, snap.seq, snap.epoch))
         replay = None
         if hello.since is not None and hello.epoch in (None, snap.epoch):
             replay = await self.hub.store.events_since(hello.since)
         if replay is None:
-            conn.send(self.hub.snapshot_message(snap, conn.actor))
+            conn.push(self.hub.snapshot_text(snap, conn.actor))
             synced = snap.seq
         else:
             synced = hello.since or 0
@@ -178,11 +185,7 @@ class Sessions:
         for event in conn.pending:
             if event.seq > synced:
                 self.hub.deliver(conn, event)
-        conn.pending.clear()
-        conn.catching_up = False
-        if not self.hub.store.available:  # no await since catching_up: no news is missed
-            conn.send(protocol.service_message(False))
-        await self.hub.joined(conn)
+        await self.hub.joined(conn)  # live from here, with no await in between
 
     def _welcome(self, conn: Connection, seq: int, epoch: str) -> dict[str, Any]:
         welcome: dict[str, Any] = {
@@ -202,7 +205,7 @@ class Sessions:
 
     async def _serve(self, conn: Connection) -> None:
         while True:
-            text = await self._receive(conn)
+            text = self._text_of(conn, await conn.ws.receive())
             if text is None:
                 self._admit(conn, None)  # a binary frame counts against the rate too
                 continue

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from coordinator import protocol
@@ -14,8 +17,17 @@ from coordinator.routes.common import conditional, json_object, require_token
 from coordinator.service import PUBLIC
 
 
-async def websocket(ws: WebSocket) -> None:
-    await context(ws).sessions.run(ws)
+class WebsocketEndpoint:
+    """``/ws`` as a plain ASGI app. Starlette wraps a function endpoint in a session closure
+    and an exception wrapper, coroutines that every viewer would hold for as long as it is
+    connected, and a wrapper on every send; the session handles its own errors."""
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        ws = WebSocket(scope, receive=receive, send=send)
+        return context(ws).sessions.run(ws)
+
+
+websocket = WebsocketEndpoint()
 
 
 async def api_state(request: Request) -> Response:

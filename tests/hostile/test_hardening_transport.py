@@ -131,6 +131,7 @@ def test_caps_refuse_new_viewers_but_always_admit_staff(
             wait_until(functools.partial(_admits_a_viewer, server), 5, "a place frees up")
             assert_intact(server, viewer, tokens.admin, expected_audit=[])
             assert "reason=capacity" in server.log()
+        server.kill()  # the next limit's server takes the same data dir (one server per dir)
 
 
 def _admits_a_viewer(server: ServerProcess) -> bool:

@@ -115,3 +115,21 @@ def test_a_send_error_closes_the_outbox(stalled: bool) -> None:
         assert isinstance(errors[0], ConnectionResetError)
 
     run(scenario())
+
+
+def test_idle_says_when_a_frame_sent_by_another_path_would_keep_the_order() -> None:
+    async def scenario() -> None:
+        client = Client()
+        box = Outbox(client.send, limit=10, on_overflow=lambda: None)
+        seen = [box.idle]
+        client.ready.clear()
+        box.push("0")
+        seen.append(box.idle)  # a send in flight: a direct write would overtake it
+        client.ready.set()
+        await box.flush()
+        seen.append(box.idle)
+        box.close()
+        seen.append(box.idle)
+        assert seen == [True, False, True, False]
+
+    run(scenario())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 
 from coordinator.proxy import ForwardedHeaders, TrustedPeers, forwarded_host
+from tests.support.harness import run_async
 
 FORWARDED = [
     (b"host", b"127.0.0.1:8000"),
@@ -30,7 +30,8 @@ def seen_scope(peer: str, trusted: tuple[str, ...], kind: str = "http") -> dict[
         "client": (peer, 40000),
         "headers": list(FORWARDED),
     }
-    asyncio.run(ForwardedHeaders(app, trusted)(scope, None, None))  # type: ignore[arg-type]
+    # On a thread of its own: the browser tests keep an event loop running in this one.
+    run_async(ForwardedHeaders(app, trusted)(scope, None, None))  # type: ignore[arg-type]
     return seen
 
 
