@@ -60,7 +60,13 @@ def make_store(cfg: config_mod.Config, settings: Settings) -> Store:
         from coordinator.state.redis_connect import tls_options
 
         tls = tls_options(settings.redis_url, settings.redis_tls_ca, settings.redis_tls_no_verify)
-        return RedisStore(cfg, settings.redis_url, settings.redis_prefix, tls)
+        return RedisStore(
+            cfg,
+            settings.redis_url,
+            settings.redis_prefix,
+            tls,
+            min_replicas=settings.redis_min_replicas,
+        )
     return SqliteStore(cfg, settings.data_dir)
 
 

@@ -171,7 +171,19 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--redis-url": (
         "redis_url",
-        {"help": "share state over Redis, e.g. redis://127.0.0.1:6379/0"},
+        {
+            "help": "share state over Redis, e.g. redis://127.0.0.1:6379/0, or through "
+            "Sentinel: redis+sentinel://HOST:PORT,HOST:PORT/SERVICE (rediss: TLS)"
+        },
+    ),
+    "--redis-min-replicas": (
+        "redis_min_replicas",
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "acknowledge a change once N Redis replicas hold it too (default: 1 while "
+            "the primary has a replica online, else 0)",
+        },
     ),
     "--redis-prefix": (
         "redis_prefix",

@@ -24,7 +24,7 @@ MAX_ID_CHARS = 64
 MAX_INT = 2**53  # beyond this, JavaScript clients cannot hold the number exactly
 
 CLIENT_TYPES = ("hello", "status", "cue", "ping")
-SERVER_TYPES = ("welcome", "snapshot", "event", "ack", "error", "pong")
+SERVER_TYPES = ("welcome", "snapshot", "event", "ack", "error", "pong", "service")
 ERROR_CODES = (
     "invalid",
     "unauthorized",
@@ -329,6 +329,12 @@ def error_message(error: ProtocolError) -> dict[str, Any]:
 
 def ack_message(command_id: str, seq: int) -> dict[str, Any]:
     return {"type": "ack", "id": command_id, "seq": seq}
+
+
+def service_message(available: bool) -> dict[str, Any]:
+    """Whether this server can take commands now (``ok``) or not (``degraded``: its store is
+    unreachable or failing over; what the client holds stays the last known state)."""
+    return {"type": "service", "state": "ok" if available else "degraded"}
 
 
 def topic_of(kind: str, city: str, cue_channel: str = "live") -> str:

@@ -40,6 +40,7 @@ class Settings:
     redis_prefix: str | None = None
     redis_tls_ca: Path | None = None  # a CA file to verify a rediss:// server's certificate
     redis_tls_no_verify: bool = False  # rediss:// without checking the certificate (warns)
+    redis_min_replicas: int | None = None  # None: 1 while the primary has a replica online
     demo: bool = False
     demo_lead: timedelta = timedelta(minutes=10)
     limits: Limits = field(default_factory=Limits)
@@ -99,6 +100,8 @@ class Settings:
             found.append(
                 "--workers above 1 needs --redis-url: processes share their state in Redis"
             )
+        if self.redis_min_replicas is not None and self.redis_min_replicas < 0:
+            found.append(f"--redis-min-replicas {self.redis_min_replicas}: use 0 or more")
         if not 0 <= self.port < 65536:
             found.append(f"--port {self.port}: use 0-65535 (0: any free port)")
         if self.log_level not in LOG_LEVELS:
@@ -115,11 +118,13 @@ class Settings:
 
     def _redis_tls_problems(self) -> list[str]:
         found = []
-        tls = (self.redis_url or "").startswith("rediss://")
+        tls = (self.redis_url or "").startswith(("rediss://", "rediss+sentinel://"))
         if self.redis_tls_ca is not None and not tls:
-            found.append("--redis-tls-ca needs a rediss:// --redis-url")
+            found.append("--redis-tls-ca needs a rediss:// or rediss+sentinel:// --redis-url")
         if self.redis_tls_no_verify and not tls:
-            found.append("--redis-tls-no-verify needs a rediss:// --redis-url")
+            found.append(
+                "--redis-tls-no-verify needs a rediss:// or rediss+sentinel:// --redis-url"
+            )
         if self.redis_tls_ca is not None and self.redis_tls_no_verify:
             found.append("--redis-tls-ca and --redis-tls-no-verify: choose one")
         if self.redis_tls_ca is not None and not self.redis_tls_ca.is_file():
@@ -207,6 +212,12 @@ ENVIRONMENT: dict[str, EnvVar] = {
     ),
     "redis_tls_no_verify": EnvVar(
         "COORDINATOR_REDIS_TLS_NO_VERIFY", _flag, _flag_text, "1: rediss:// unverified (warns)"
+    ),
+    "redis_min_replicas": EnvVar(
+        "COORDINATOR_REDIS_MIN_REPLICAS",
+        _whole_number,
+        str,
+        "Redis replicas that must hold a change before it is acknowledged",
     ),
     "demo": EnvVar("COORDINATOR_DEMO", _flag, _flag_text, "1: start the event soon"),
     "limits": EnvVar(

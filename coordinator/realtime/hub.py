@@ -165,6 +165,7 @@ class Hub:
         self._reading: asyncio.Future[tuple[Snapshot, bool]] | None = None
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
+        store.on_availability(self.availability_changed)
 
     async def on_event(self, event: StoredEvent) -> None:
         self._version += 1
@@ -205,6 +206,14 @@ class Hub:
         if recent is not None:
             return recent
         return await self.store.events_since(seq)
+
+    async def availability_changed(self, available: bool) -> None:
+        """Tell every caught-up client whether commands can be taken (``service``); one
+        connecting meanwhile is told at the end of its catch-up."""
+        text = protocol.encode(protocol.service_message(available))
+        for conn in self.connections:
+            if conn not in self.catching_up:
+                conn.push(text)
 
     async def reset_all(self) -> None:
         """The history was replaced: close every client (1012) so each reconnects and takes a
@@ -321,6 +330,8 @@ class Hub:
         conn.pending.clear()
         self.catching_up.discard(conn)
         self.audiences.add(conn)
+        if not self.store.available:  # live now: a later change of state reaches it too
+            conn.send(protocol.service_message(False))
         self.collector.joined()
         city = conn.actor.city
         if conn.actor.role is Role.COORDINATOR and city:

@@ -56,9 +56,9 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: 200 ``ready``, or 503 while the store is unreachable (Redis down), so a
-    load balancer sends no one to a process that cannot take commands; restarting it would
-    not help, which is why ``/healthz`` stays ok."""
+    """Readiness: 200 ``ready``, or 503 while the store cannot take commands (Redis down, or
+    failing over to a new primary), so a load balancer sends no one to a process that cannot
+    take commands; restarting it would not help, which is why ``/healthz`` stays ok."""
     if not await context(request).store.ready():
         raise ApiError("unavailable", "not ready: the store is unreachable")
     return PlainTextResponse("ready")

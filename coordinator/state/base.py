@@ -179,6 +179,7 @@ class ScriptUpload:
 
 Listener = Callable[[StoredEvent], Awaitable[None]]
 ResetListener = Callable[[], Awaitable[None]]
+AvailabilityListener = Callable[[bool], Awaitable[None]]
 
 
 class Store(abc.ABC):
@@ -189,6 +190,10 @@ class Store(abc.ABC):
         self.scripts: dict[str, scripts.Script] = {}
         self._listeners: list[Listener] = []
         self._reset_listeners: list[ResetListener] = []
+        self._availability_listeners: list[AvailabilityListener] = []
+        # False while commands cannot be taken (the backend is unreachable, or cannot
+        # confirm changes): viewers are told, /readyz answers 503.
+        self.available = True
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -258,6 +263,17 @@ class Store(abc.ABC):
     async def _notify_reset(self) -> None:
         for listener in self._reset_listeners:
             await listener()
+
+    def on_availability(self, listener: AvailabilityListener) -> None:
+        """Call ``listener(available)`` each time :attr:`available` changes."""
+        self._availability_listeners.append(listener)
+
+    async def _set_available(self, available: bool) -> None:
+        if available == self.available:
+            return
+        self.available = available
+        for listener in self._availability_listeners:
+            await listener(available)
 
     # -- shared helpers -----------------------------------------------------------------------
 

@@ -9,7 +9,13 @@
 - The epoch lives in Redis. When Redis comes back empty, the first process to notice writes back
   the last state it knew under a new epoch (clients then take a fresh snapshot), logging loudly.
 - When Redis is unreachable, commands fail with ``unavailable`` and viewers keep the last state
-  this process knew; the reader reconnects with back-off and catches up from the stream.
+  this process knew (and are told the service is degraded); the reader reconnects with back-off
+  and catches up from the stream.
+- With Sentinel (:mod:`~coordinator.state.redis_connect`) every new connection goes to the
+  current primary, so after a failover the processes carry on by themselves: the reader
+  resumes from the last entry it delivered. An acknowledgement, and every event a viewer gets,
+  is on enough replicas first (:mod:`~coordinator.state.redis_replication`), so a failover
+  undoes nothing anyone was told.
 """
 
 from __future__ import annotations
@@ -20,10 +26,9 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -32,7 +37,7 @@ from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
-from coordinator.plans import Plan, command_key, presence_plan
+from coordinator.plans import Plan, command_key
 from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
 from coordinator.schedule import iso_utc
@@ -48,7 +53,9 @@ from coordinator.state.base import (
     StoreError,
     StoreUnavailable,
 )
-from coordinator.state.redis_connect import safe_url
+from coordinator.state.redis_connect import RedisClients, explain, parse_redis_url
+from coordinator.state.redis_presence import PresenceBook
+from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
 
 log = logging.getLogger("coordinator.redis")
 
@@ -57,6 +64,7 @@ COMMAND_TTL_S = 24 * 3600
 HEARTBEAT_S = 5.0
 PROCESS_TTL_S = 20
 READ_BLOCK_MS = 1000
+RETRY_MIN_S, RETRY_MAX_S = 0.1, 0.5  # the reader's reconnection back-off
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -65,7 +73,9 @@ def default_prefix(config: Config) -> str:
 
 
 class RedisStore(Store):
-    """Shared state for several processes or hosts."""
+    """Shared state for several processes or hosts. ``min_replicas``: how many replicas must
+    hold a change before it is acknowledged (None: 1 while the primary has one online).
+    Raises :class:`StoreError` for an unusable URL or CA file."""
 
     def __init__(
         self,
@@ -73,14 +83,21 @@ class RedisStore(Store):
         url: str,
         prefix: str | None = None,
         tls: Mapping[str, Any] | None = None,
+        *,
+        min_replicas: int | None = None,
     ) -> None:
         super().__init__(config)
-        self.url = url
-        self.tls = dict(tls or {})  # redis-py's ssl_* options, for rediss:// (tls_options)
+        try:
+            self.target = parse_redis_url(url)
+        except ValueError as exc:
+            raise StoreError(f"--redis-url {exc}") from None
+        self.replicas = ReplicaRule(min_replicas)
         self.prefix = prefix if prefix is not None else default_prefix(config)
         self.process_id = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.epoch = ""
         # redis-py's asyncio client is loosely typed; these are aioredis.Redis instances.
+        # redis-py's ssl_* options for rediss:// and rediss+sentinel:// (tls_options)
+        self._clients = RedisClients(self.target, tls or {})
         self._redis: Any = None
         self._reader_redis: Any = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,8 +108,7 @@ class RedisStore(Store):
         self._statuses: dict[str, CityStatus] = {}
         self._cue_states: dict[str, CueState] = {}
         self._online: dict[str, bool] = {}
-        self._presence_lock = asyncio.Lock()
-        self._local_coordinators: dict[str, int] = {}
+        self.presence = PresenceBook(self)
         self.available = False
 
     def key(self, name: str) -> str:
@@ -101,28 +117,20 @@ class RedisStore(Store):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self._redis = aioredis.Redis.from_url(
-            self.url,
-            socket_timeout=2,
-            socket_connect_timeout=2,
-            health_check_interval=10,
-            decode_responses=True,
-            **self.tls,
-        )
-        self._reader_redis = aioredis.Redis.from_url(
-            self.url,
-            **self.tls,
-            decode_responses=True,
-            socket_timeout=(READ_BLOCK_MS / 1000) + 3,
-            socket_connect_timeout=2,
-            health_check_interval=10,
+        wait_s = WAIT_TIMEOUT_MS / 1000
+        self._redis = self._clients.client(socket_timeout_s=wait_s + 2)
+        self._reader_redis = self._clients.client(
+            socket_timeout_s=READ_BLOCK_MS / 1000 + wait_s + 3
         )
         try:
             await self._redis.ping()
+            await self.replicas.recheck(self._redis)
             await self._ensure_epoch()
             await self._load()
         except UNAVAILABLE as exc:
-            raise StoreError(f"cannot reach Redis at {safe_url(self.url)}: {exc}") from None
+            raise StoreError(
+                f"cannot reach Redis at {self.target.describe()}: {explain(exc)}"
+            ) from None
         policy = await self._maxmemory_policy()
         if policy not in (None, "noeviction"):
             log.warning(
@@ -143,14 +151,14 @@ class RedisStore(Store):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):
-            await self._leave()
-        for client in (self._redis, self._reader_redis):
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+            await self.presence.leave()
+        await self._clients.aclose()
 
     async def ready(self) -> bool:
-        """Whether Redis answers a PING now (within a second)."""
+        """Whether changes can be taken now: the stream reader confirms them (it is not
+        waiting out an outage or a failover) and the primary answers a PING within a second."""
+        if not self.available:
+            return False
         try:
             return bool(await asyncio.wait_for(self.redis.ping(), 1.0))
         except (*UNAVAILABLE, RedisError, TimeoutError):
@@ -220,7 +228,7 @@ class RedisStore(Store):
         self._seq = int(seq or 0)
         self._statuses = {k: records.decode_status(v) for k, v in statuses.items()}
         self._cue_states = {k: records.decode_cue_state(v) for k, v in cue_states.items()}
-        self._online = await self._presence_map()
+        self._online = await self.presence.online_map()
         self._last_id = f"{self._seq}-0"
 
     # -- reading ------------------------------------------------------------------------------
@@ -269,6 +277,7 @@ class RedisStore(Store):
         try:
             return await self._apply(command, actor, now)
         except UNAVAILABLE as exc:
+            self.replicas.forget()
             raise StoreUnavailable(
                 "the shared store (Redis) is unreachable; nothing was changed, try again"
             ) from exc
@@ -290,7 +299,7 @@ class RedisStore(Store):
                     seen = await pipe.get(cmd_key)
                     if seen is not None:
                         await pipe.reset()
-                        return Outcome(seq=int(seen), events=[])
+                        return await self._confirmed(cmd_key, int(seen), [])
                     raw_status = await pipe.hget(self.key("status"), command.city)
                     raw_cues = await pipe.hgetall(self.key("cue"))
                     seq = int(await pipe.get(self.key("seq")) or 0)
@@ -306,9 +315,27 @@ class RedisStore(Store):
                     self._queue_state(pipe, plan, events[0].seq, actor, command.id, now)
                     pipe.set(cmd_key, events[0].seq, ex=COMMAND_TTL_S)
                     await pipe.execute()
-                    return Outcome(seq=events[0].seq, events=events)
                 except WatchError:
                     continue  # someone else appended first: read again and re-check the rules
+                return await self._confirmed(cmd_key, events[0].seq, events)
+
+    async def _confirmed(self, cmd_key: str, seq: int, events: list[StoredEvent]) -> Outcome:
+        """The outcome once the command is on enough replicas. The idempotency key travels
+        with the change, so it tells whether the primary we reach now (after a failover,
+        perhaps) has the command, and under which seq. Raises ``StoreUnavailable``."""
+        if not await self.replicas.need(self.redis):
+            return Outcome(seq=seq, events=events)
+        (stored,) = await self.replicas.confirm(
+            self.redis, self.alive_key, PROCESS_TTL_S, lambda pipe: pipe.get(cmd_key)
+        )
+        if stored is None:
+            raise StoreUnavailable(
+                "the change was lost in a Redis failover before a replica had it; "
+                "nothing is applied, try again"
+            )
+        if int(stored) != seq:  # lost, then applied again by a retry elsewhere
+            return Outcome(seq=int(stored), events=[])
+        return Outcome(seq=seq, events=events)
 
     def _queue_events(
         self, pipe: Any, plan: Plan, last_seq: int, now: datetime
@@ -359,8 +386,18 @@ class RedisStore(Store):
             pipe.hset(self.key("scripts"), city, records.encode_script_upload(upload))
             pipe.hset(self.key("script_version"), city, upload.version)
             await pipe.execute()
-        except (*UNAVAILABLE, ResponseError) as exc:
+            (version,) = await self.replicas.confirm(
+                self.redis,
+                self.alive_key,
+                PROCESS_TTL_S,
+                lambda pipe: pipe.hget(self.key("script_version"), city),
+            )
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable("Redis is unreachable; the script was not saved") from exc
+        except ResponseError as exc:  # read-only after a failover, full under noeviction
             raise StoreUnavailable(f"Redis cannot take the script now ({exc}); not saved") from exc
+        if version != upload.version:
+            raise StoreUnavailable("the script was lost in a Redis failover; upload it again")
 
     async def stored_scripts(self) -> dict[str, ScriptUpload]:
         rows = await self.redis.hgetall(self.key("scripts"))
@@ -381,141 +418,109 @@ class RedisStore(Store):
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
 
-    # -- presence -----------------------------------------------------------------------------
-    # Each process counts its own coordinator connections per city in one hash field
-    # ("city|process"); a city is online while any live process counts one. A process that
-    # dies stops refreshing its heartbeat key, and the others clear its fields.
+    # -- presence: coordinator/state/redis_presence.py --------------------------------------
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
-        async with self._presence_lock:
-            self._local_coordinators[city] = 1 if online else 0
-            try:
-                field = f"{city}|{self.process_id}"
-                if online:
-                    await self.redis.hset(self.key("presence"), field, 1)
-                else:
-                    await self.redis.hdel(self.key("presence"), field)
-                return await self._sync_presence(city, now)
-            except (*UNAVAILABLE, ResponseError):  # presence waits for the store to write
-                return None
-
-    async def _presence_map(self) -> dict[str, bool]:
-        fields = await self.redis.hkeys(self.key("presence"))
-        alive = await self._alive_processes()
-        online: dict[str, bool] = {}
-        for raw in fields:
-            city, _, proc = raw.partition("|")
-            if proc in alive:
-                online[city] = True
-        return online
-
-    async def _alive_processes(self) -> set[str]:
-        keys = [k async for k in self.redis.scan_iter(match=self.key("alive:*"), count=100)]
-        return {k.rsplit(":", 1)[1] for k in keys}
-
-    async def _sync_presence(self, city: str, now: datetime) -> StoredEvent | None:
-        """Append a presence event if the city's shared online state differs from the log."""
-        online = (await self._presence_map()).get(city, False)
-        last = await self.redis.hget(self.key("presence_logged"), city)
-        if last is not None and bool(int(last)) == online:
+        try:
+            return await self.presence.record(city, online, now)
+        except (*UNAVAILABLE, ResponseError):  # presence waits for the store to write
             return None
-        plan = presence_plan(city, online)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(self.key("seq"), self.key("presence_logged"))
-                    logged = await pipe.hget(self.key("presence_logged"), city)
-                    if logged is not None and bool(int(logged)) == online:
-                        await pipe.reset()
-                        return None
-                    seq = int(await pipe.get(self.key("seq")) or 0)
-                    pipe.multi()
-                    (event,) = self._queue_events(pipe, plan, seq, now)
-                    pipe.hset(self.key("presence_logged"), city, int(online))
-                    await pipe.execute()
-                    return event
-                except WatchError:
-                    continue
+
+    @property
+    def alive_key(self) -> str:
+        """This process's heartbeat key (also the small write of replication checks)."""
+        return self.key(f"alive:{self.process_id}")
 
     async def _heartbeat_loop(self) -> None:
         while True:
             try:
-                await self.redis.set(self.key(f"alive:{self.process_id}"), 1, ex=PROCESS_TTL_S)
-                await self._reap_dead_processes()
+                await self.redis.set(self.alive_key, 1, ex=PROCESS_TTL_S)
+                await self.replicas.recheck(self.redis)
+                await self.presence.reap_dead_processes()
             except UNAVAILABLE:
                 pass
             except RedisError as exc:
                 log.warning("presence heartbeat failed: %s", exc)
             await asyncio.sleep(HEARTBEAT_S)
 
-    async def _reap_dead_processes(self) -> None:
-        alive = await self._alive_processes()
-        alive.add(self.process_id)
-        cities = set()
-        for raw in await self.redis.hkeys(self.key("presence")):
-            city, _, proc = raw.partition("|")
-            if proc not in alive:
-                await self.redis.hdel(self.key("presence"), raw)
-                cities.add(city)
-        for city in cities:
-            await self._sync_presence(city, datetime.now(UTC))
-
-    async def _leave(self) -> None:
-        fields = [f"{city}|{self.process_id}" for city in self._local_coordinators]
-        if fields:
-            await self.redis.hdel(self.key("presence"), *fields)
-        await self.redis.delete(self.key(f"alive:{self.process_id}"))
-        for city in self._local_coordinators:
-            await self._sync_presence(city, datetime.now(UTC))
-
     # -- the stream reader --------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         """Follow the stream and hand each event to the listeners, in order, forever."""
-        delay_s = 0.2
+        delay_s = RETRY_MIN_S
         while True:
             try:
-                assert self._reader_redis is not None
-                answer = await self._reader_redis.xread(
-                    {self.key("events"): self._last_id}, block=READ_BLOCK_MS, count=500
-                )
+                entries = await self._read_confirmed()
                 if not self.available:
-                    self.available = True
-                    log.warning("Redis is reachable again; catching up from %s", self._last_id)
-                    await self._check_epoch()
-                delay_s = 0.2
-                for _, entries in answer or []:
-                    for entry_id, fields in entries:
-                        event = _event_from_entry(fields)
-                        self._last_id = entry_id
-                        if event.seq <= self._seq:
-                            continue
-                        own_view = event.operator_data or {}
-                        if event.kind == "cue" and own_view.get("version"):
-                            # The city's own script (a follower's data shows the leader's).
-                            await self._follow_script(event.city, str(own_view["version"]))
-                        self._remember(event)
-                        await self._publish(event)
-                if not answer:
+                    await self._recovered()
+                delay_s = RETRY_MIN_S
+                for entry_id, fields in entries:
+                    await self._deliver(entry_id, _event_from_entry(fields))
+                if not entries:
                     await self._check_epoch()
             except asyncio.CancelledError:
                 raise
+            except NotReplicated as exc:  # WAIT took its time; replicas were counted again
+                await self._unavailable(exc)
             except UNAVAILABLE as exc:
-                if self.available:
-                    log.error("Redis is unreachable (%s); serving the last known state", exc)
-                self.available = False
+                self.replicas.forget()
+                await self._unavailable(exc)
                 await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                delay_s = min(delay_s * 2, RETRY_MAX_S)
             except Exception:
                 log.exception("stream reader failed; retrying")
                 await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                delay_s = min(delay_s * 2, RETRY_MAX_S)
 
-    async def _check_epoch(self) -> None:
-        """Notice a Redis that came back empty or was replaced, and recover from it."""
-        before = self.epoch
+    async def _unavailable(self, exc: Exception) -> None:
+        if self.available:
+            log.error("Redis is unavailable (%s); serving the last known state", explain(exc))
+        await self._set_available(False)
+
+    async def _read_confirmed(self) -> list[tuple[str, dict[str, str]]]:
+        """The next entries after the last delivered one, once they are on enough replicas:
+        read and confirmed on one connection, so a failover in between cannot make us
+        deliver what the new primary does not have."""
+        assert self._reader_redis is not None
+        (answer,) = await self.replicas.confirm(
+            self._reader_redis,
+            self.alive_key,
+            PROCESS_TTL_S,
+            lambda pipe: pipe.xread(
+                {self.key("events"): self._last_id}, block=READ_BLOCK_MS, count=500
+            ),
+        )
+        return [entry for _, entries in answer or [] for entry in entries]
+
+    async def _deliver(self, entry_id: str, event: StoredEvent) -> None:
+        self._last_id = entry_id
+        if event.seq <= self._seq:
+            return
+        own_view = event.operator_data or {}
+        if event.kind == "cue" and own_view.get("version"):
+            # The city's own script (a follower's data shows the leader's).
+            await self._follow_script(event.city, str(own_view["version"]))
+        self._remember(event)
+        await self._publish(event)
+
+    async def _recovered(self) -> None:
+        log.warning("Redis is available again; catching up from %s", self._last_id)
+        await self.replicas.recheck(self.redis)
+        await self._check_epoch(recovering=True)
+        await self._set_available(True)
+
+    async def _check_epoch(self, *, recovering: bool = False) -> None:
+        """Notice a Redis that came back empty or was replaced, or (after an outage or a
+        failover) whose history ends before what this process delivered, and resync."""
+        before, behind = self.epoch, False
         await self._ensure_epoch()
-        if self.epoch != before:
+        if recovering:
+            stored = int(await self.redis.get(self.key("seq")) or 0)
+            behind = stored < self._seq
+            if behind:
+                log.error("the Redis history ends at seq %d, before seq %d that this process "
+                          "delivered (lost in a failover?); every client resyncs", stored, self._seq)  # fmt: skip
+        if self.epoch != before or behind:
             await self._load()
             await self._notify_reset()
 

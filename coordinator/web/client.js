@@ -19,6 +19,9 @@ export class LiveClient {
    * @param {(msg: object) => void} [options.onEvent]
    * @param {(msg: object) => void} [options.onReply]  ack and error messages
    * @param {(state: string) => void} [options.onConnection]  "connecting" | "live" | "reconnecting"
+   * @param {(degraded: boolean) => void} [options.onService]  the server can (false) or cannot
+   *   (true) take commands now, e.g. while its store fails over: what the page holds is then
+   *   the last known state, and commands wait (they are re-sent until answered)
    * @param {number} [options.minDelayMs]  first reconnect back-off (default 500), doubling...
    * @param {number} [options.maxDelayMs]  ...up to this (default 30000)
    * @param {number} [options.heartbeatMs]  0 (default): off. Otherwise send a ping this often
@@ -36,6 +39,7 @@ export class LiveClient {
     this.stopped = false;
     this.synced = false;
     this.connection = null;
+    this.degraded = false;
     this.minDelayMs = options.minDelayMs ?? MIN_DELAY_MS;
     this.maxDelayMs = options.maxDelayMs ?? MAX_DELAY_MS;
     this.heartbeatMs = options.heartbeatMs || 0;
@@ -103,6 +107,12 @@ export class LiveClient {
     this._retry = setTimeout(() => this.connect(), delay / 2 + Math.random() * delay / 2);
   }
 
+  _setDegraded(degraded) {
+    if (degraded === this.degraded) return;
+    this.degraded = degraded;
+    if (this.options.onService) this.options.onService(degraded);
+  }
+
   _setConnection(state) {
     this.connection = state;
     if (this.options.onConnection) this.options.onConnection(state);
@@ -122,6 +132,7 @@ export class LiveClient {
           return;
         }
         this._target = msg.seq;
+        this._setDegraded(false); // a server that cannot take commands says so after catch-up
         if (o.onWelcome) o.onWelcome(msg);
         break;
       case "snapshot":
@@ -149,6 +160,9 @@ export class LiveClient {
         break;
       case "pong":
         if (!this.synced && this._target !== null && this.seq !== null) this._synced();
+        break;
+      case "service":
+        this._setDegraded(msg.state === "degraded");
         break;
       case "ack":
       case "error":

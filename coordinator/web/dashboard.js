@@ -20,6 +20,7 @@ const model = {
   drift: null, // the last /api/drift answer: {reference, cities: {id: {index, cues_ahead, ...}}}
   haveStatus: false, // a snapshot has been received at least once
   connection: "connecting",
+  degraded: false, // the server said it cannot take changes now (its store fails over)
   lastUpdate: null, // when we last received a snapshot or event, or caught up
   liveSince: new Map(), // id -> ms: when we saw the reading go live
 };
@@ -437,12 +438,13 @@ function tickTimeline(now) {
 
 function renderConnection() {
   const node = $("connection");
-  const state = model.connection;
-  document.body.dataset.connection = state;
+  const state = model.connection === "live" && model.degraded ? "degraded" : model.connection;
+  document.body.dataset.connection = model.connection;
   node.dataset.state = state;
   const time = model.lastUpdate ? dtf(viewerZone, HMS).format(model.lastUpdate) : "";
   let text = t("conn_connecting");
   if (state === "live") text = t("conn_live");
+  else if (state === "degraded") text = t("conn_degraded");
   else if (state === "reconnecting") text = model.haveStatus ? t("conn_reconnecting", { time }) : t("conn_reconnecting_empty");
   setText(node, text);
   setText($("last-updated"), model.lastUpdate ? t("last_update", { time }) : t("last_update_none"));
@@ -599,7 +601,8 @@ function main() {
     }).observe($("timeline"));
   }
   if (!inline) fetchSchedule();
-  new LiveClient({ onSnapshot, onEvent, onConnection, heartbeatMs: 15000 }).connect();
+  const onService = (degraded) => { model.degraded = degraded; renderConnection(); };
+  new LiveClient({ onSnapshot, onEvent, onConnection, onService, heartbeatMs: 15000 }).connect();
 }
 
 main();

@@ -19,10 +19,11 @@ def test_every_variable_round_trips_through_to_env() -> None:
         config_path=Path("event/cities.yaml"),
         data_dir=Path("state"),
         secrets_path=Path("keys.yaml"),
-        redis_url="rediss://127.0.0.1:6379/3",
+        redis_url="rediss+sentinel://10.0.0.1:26379,10.0.0.2:26379/main/3",
         redis_prefix="t:",
         redis_tls_ca=Path("ca.pem"),
         redis_tls_no_verify=True,
+        redis_min_replicas=2,
         demo=True,
         limits=Limits().with_overrides(["max_connections=7"]),
         allowed_origins=("https://a.example", "https://b.example"),
@@ -70,6 +71,7 @@ def test_problems_name_the_option() -> None:
         "--workers above 1 needs --redis-url: processes share their state in Redis"
     ]
     assert "--port 70000: use 0-65535 (0: any free port)" in Settings(port=70000).problems()
+    assert Settings(redis_min_replicas=-1).problems() == ["--redis-min-replicas -1: use 0 or more"]
 
 
 def test_deploy_doc_names_every_variable() -> None:
@@ -91,7 +93,11 @@ def test_a_platforms_web_concurrency_without_redis_means_one_process() -> None:
 
 def test_tls_and_proxy_settings_are_checked() -> None:
     plain = Settings(redis_url="redis://127.0.0.1:6379/0", redis_tls_no_verify=True)
-    assert plain.problems() == ["--redis-tls-no-verify needs a rediss:// --redis-url"]
+    assert plain.problems() == [
+        "--redis-tls-no-verify needs a rediss:// or rediss+sentinel:// --redis-url"
+    ]
+    sentinel = Settings(redis_url="rediss+sentinel://h1,h2,h3/show", redis_tls_no_verify=True)
+    assert sentinel.problems() == []
     both = Settings(
         redis_url="rediss://r:6380/0", redis_tls_ca=Path("nowhere.pem"), redis_tls_no_verify=True
     )
