@@ -42,7 +42,12 @@ pytestmark = pytest.mark.redis
 
 Start = Callable[..., ServerProcess]
 ROUNDS = int(os.environ.get("COORDINATOR_FAILOVER_ROUNDS", "1"))
-FAST = ("--limit", "staff_rate_per_s=10000", "--limit", "staff_burst=10000")
+# Commands as fast as the clients send them, and the check's fresh viewer replayed the whole
+# burst (an anonymous viewer is replayed at most viewer_replay_events, then gets a snapshot).
+FAST = (
+    "--limit", "staff_rate_per_s=10000", "--limit", "staff_burst=10000",
+    "--limit", "viewer_replay_events=1000",
+)  # fmt: skip
 COMMANDS_PER_CLIENT = 40
 KILL_AFTER_ACKS = 60  # of the 160 commands of a round
 COMMAND_DEADLINE_S = 60.0
