@@ -76,6 +76,48 @@ export const DICT = {
     last_update_none: "No live update received yet.",
     bots: "For scripts and bots:",
     announce_status: "{city}: {state}.",
+    // the coordinator's console
+    co_title: "City coordinator",
+    co_token: "Your access token",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    token_kept: "The token stays in this browser tab only, never in the address bar.",
+    co_city: "City",
+    co_now: "Now:",
+    co_starts: "Reading starts:",
+    co_note_label: "Public note (on the dashboard, 280 characters at most)",
+    co_note_placeholder: "40 people, starting in 5 min",
+    co_note_shown: "Shown now:",
+    co_no_note: "no note",
+    co_note_save: "Publish the note",
+    co_note_clear: "Clear the note",
+    co_moves: "Change the status",
+    co_delay_by: "Delay by",
+    co_final: "End or cancel (asks first)",
+    co_do_scheduled: "Back on the scheduled time",
+    co_do_preparing: "Getting ready",
+    co_do_live: "Go live",
+    co_do_resume: "Resume: live again",
+    co_do_paused: "Pause",
+    co_do_delayed: "Announce a delay",
+    co_do_redelay: "Change the delay",
+    co_do_finished: "End the reading",
+    co_do_cancelled: "Cancel the reading",
+    co_ask_finished: "End the reading in {city}?",
+    co_ask_cancelled: "Cancel the reading in {city}?",
+    co_ask_final: "Everyone sees it at once, on the dashboard and in calendars. Only an admin can undo it.",
+    co_ask_admin: "Everyone sees it at once, on the dashboard and in calendars. As an admin, you can reopen it later.",
+    co_yes_finished: "Yes, end the reading",
+    co_yes_cancelled: "Yes, cancel the reading",
+    co_no_finished: "No, keep it going",
+    co_no_cancelled: "No, keep it",
+    co_delayed_by: "delayed by {n} min",
+    co_in: "in {d}",
+    co_ago: "{d} ago",
+    co_sending: "Sending…",
+    co_done: "Done: everyone sees it now.",
+    co_not_done: "Not done: {message}",
+    co_wrong_role: "This token cannot change a city’s status. Check it and sign in again.",
   },
   fr: {
     skip: "Aller aux lectures",
@@ -148,6 +190,48 @@ export const DICT = {
     last_update_none: "Aucune mise à jour en direct reçue pour l’instant.",
     bots: "Pour les scripts et les robots\u00a0:",
     announce_status: "{city}\u00a0: {state}.",
+    // the coordinator's console
+    co_title: "Coordination de la ville",
+    co_token: "Votre jeton d’accès",
+    sign_in: "Se connecter",
+    sign_out: "Se déconnecter",
+    token_kept: "Le jeton reste dans cet onglet uniquement, jamais dans la barre d’adresse.",
+    co_city: "Ville",
+    co_now: "Maintenant\u00a0:",
+    co_starts: "Début de la lecture\u00a0:",
+    co_note_label: "Note publique (sur le tableau de bord, 280 caractères au plus)",
+    co_note_placeholder: "40 personnes, début dans 5 min",
+    co_note_shown: "Affichée maintenant\u00a0:",
+    co_no_note: "aucune note",
+    co_note_save: "Publier la note",
+    co_note_clear: "Effacer la note",
+    co_moves: "Changer l’état",
+    co_delay_by: "Retarder de",
+    co_final: "Terminer ou annuler (avec confirmation)",
+    co_do_scheduled: "Revenir à l’heure prévue",
+    co_do_preparing: "En préparation",
+    co_do_live: "Passer en direct",
+    co_do_resume: "Reprendre le direct",
+    co_do_paused: "Faire une pause",
+    co_do_delayed: "Annoncer un retard",
+    co_do_redelay: "Changer le retard",
+    co_do_finished: "Terminer la lecture",
+    co_do_cancelled: "Annuler la lecture",
+    co_ask_finished: "Terminer la lecture à {city}\u00a0?",
+    co_ask_cancelled: "Annuler la lecture à {city}\u00a0?",
+    co_ask_final: "Tout le monde le voit aussitôt, sur le tableau de bord et dans les agendas. Seul un administrateur peut revenir en arrière.",
+    co_ask_admin: "Tout le monde le voit aussitôt, sur le tableau de bord et dans les agendas. En tant qu’administrateur, vous pourrez la rouvrir.",
+    co_yes_finished: "Oui, terminer la lecture",
+    co_yes_cancelled: "Oui, annuler la lecture",
+    co_no_finished: "Non, continuer",
+    co_no_cancelled: "Non, la garder",
+    co_delayed_by: "retardée de {n}\u00a0min",
+    co_in: "dans {d}",
+    co_ago: "il y a {d}",
+    co_sending: "Envoi…",
+    co_done: "C’est fait\u00a0: tout le monde le voit.",
+    co_not_done: "Pas fait\u00a0: {message}",
+    co_wrong_role: "Ce jeton ne permet pas de changer l’état d’une ville. Vérifiez-le et reconnectez-vous.",
   },
 };
 
@@ -155,13 +239,13 @@ const STORE_KEY = "dashboard-lang";
 
 /** The language to show: ?lang= in the address, then the visitor's last choice, then the
  * browser's preferred languages, then English. */
-export function pickLanguage() {
+export function pickLanguage(allowed = LANGUAGES) {
   const wanted = [new URLSearchParams(location.search).get("lang")];
   try { wanted.push(localStorage.getItem(STORE_KEY)); } catch { /* storage may be off */ }
   wanted.push(...(navigator.languages || [navigator.language]));
   for (const tag of wanted) {
     const lang = (tag || "").toLowerCase().split("-")[0];
-    if (LANGUAGES.includes(lang)) return lang;
+    if (allowed.includes(lang)) return lang;
   }
   return "en";
 }
@@ -179,9 +263,13 @@ export function translator(lang) {
   };
 }
 
-/** Translate the texts written in the HTML: data-i18n (text) and data-i18n-label (aria-label). */
+/** Translate the texts written in the HTML: data-i18n (text), data-i18n-label (aria-label)
+ * and data-i18n-placeholder. */
 export function translateStatic(root, t) {
   for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n-placeholder]")) {
+    node.placeholder = t(node.dataset.i18nPlaceholder);
+  }
   for (const node of root.querySelectorAll("[data-i18n-label]")) {
     node.setAttribute("aria-label", t(node.dataset.i18nLabel));
   }
