@@ -107,6 +107,8 @@ def status_fields(status: CityStatus) -> dict[str, Any]:
         "calendar_changed_at": (
             schedule.iso_utc(status.calendar_changed_at) if status.calendar_changed_at else None
         ),
+        "started_at": schedule.iso_utc(status.started_at) if status.started_at else None,
+        "ended_at": schedule.iso_utc(status.ended_at) if status.ended_at else None,
     }
 
 

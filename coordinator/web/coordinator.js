@@ -6,9 +6,10 @@
 // button keeps things as they are: a single tap never ends or cancels a reading. The note box
 // holds the note everyone sees; what it holds when a button is pressed is what they will see
 // (empty clears it: `note: ""`).
-import { el, formatDuration, formatTime } from "/static/client.js";
+import { el, formatDuration } from "/static/client.js";
 import { Session, say as sayIn } from "/static/session.js";
 import { pickLanguage, translateStatic, translator } from "/static/i18n.js";
+import { Times, localeFor } from "/static/times.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "coordinator-token"; // as saved by earlier versions of this page
@@ -23,6 +24,8 @@ let asking = null; // the final state the open dialog asks about
 const cities = new Map();
 const lang = pickLanguage(["en", "fr"]);
 const t = translator(lang);
+let times = new Times(localeFor(lang));
+const NOT_STARTED = new Set(["scheduled", "preparing", "delayed"]);
 
 const say = (text, kind) => sayIn($("message"), text, kind);
 
@@ -42,9 +45,11 @@ function render() {
   $("city-note").textContent = city.note || "";
   $("city-no-note").hidden = Boolean(city.note);
   if (!noteEdited) $("note").value = city.note || "";
-  const start = new Date(city.expected_start_utc || city.start_utc);
-  $("city-start").textContent = formatTime(start, city.timezone) +
-    (city.expected_start_utc ? ` (${t("co_delayed_by", { n: city.delay_minutes })})` : "");
+  const began = startedAt(city);
+  $("city-start-label").textContent = t(began ? "co_started" : "co_starts");
+  const start = new Date(began || city.expected_start_utc || city.start_utc);
+  $("city-start").textContent = times.timeIn(start, city.timezone) +
+    (!began && city.expected_start_utc ? ` (${t("co_delayed_by", { n: city.delay_minutes })})` : "");
   renderButtons(city);
   tick();
 }
@@ -72,15 +77,34 @@ function cityName(city) {
   return (city.name && (city.name[lang] || city.name.en)) || city.id;
 }
 
+/** When the reading actually began, once it has (then every time shown counts from it). */
+function startedAt(city) {
+  return city.started_at && !NOT_STARTED.has(city.state) ? city.started_at : null;
+}
+
 function tick() {
   const city = cities.get(cityId);
   if (!city) return;
   const now = new Date();
-  $("city-clock").textContent = formatTime(now, city.timezone);
-  const start = Date.parse(city.expected_start_utc || city.start_utc);
-  const ms = start - now.getTime();
-  $("city-countdown").textContent = ms >= 0 ? t("co_in", { d: formatDuration(ms) })
-    : t("co_ago", { d: formatDuration(ms) });
+  $("city-clock").textContent = times.clock(now, city.timezone);
+  $("city-countdown").textContent = countdown(city, now.getTime());
+}
+
+/** "in 00:12:00" before the start; "live for 00:03:37" once begun; "ended at 15:20 CEST". */
+function countdown(city, now) {
+  const began = startedAt(city);
+  if (city.state === "finished" || city.state === "cancelled") {
+    const ended = city.ended_at || (city.state === "finished" ? city.updated_at : null);
+    return ended ? t("co_ended_at", { time: times.timeIn(new Date(ended), city.timezone) }) : "";
+  }
+  if (began) {
+    const key = city.state === "paused" ? "co_paused_since" : "co_live_for";
+    return city.state === "paused"
+      ? t(key, { time: times.timeIn(new Date(city.updated_at), city.timezone) })
+      : t(key, { d: formatDuration(now - Date.parse(began)) });
+  }
+  const ms = Date.parse(city.expected_start_utc || city.start_utc) - now;
+  return ms >= 0 ? t("co_in", { d: formatDuration(ms) }) : t("co_ago", { d: formatDuration(ms) });
 }
 
 /** Ask before a move that ends the reading for everyone (finished, cancelled). */
@@ -138,6 +162,7 @@ const session = new Session({
     },
     onSnapshot: (msg) => {
       for (const city of msg.cities) cities.set(city.id, city);
+      times = new Times(localeFor(lang), msg.cities);
       if (session.role === "admin") {
         const pick = $("city-pick");
         $("city-pick-label").hidden = false;
@@ -155,10 +180,8 @@ const session = new Session({
       const city = cities.get(msg.city);
       if (!city) return;
       if (msg.kind === "status") {
-        Object.assign(city, {
-          state: msg.state, note: msg.note, delay_minutes: msg.delay_minutes,
-          expected_start_utc: msg.expected_start_utc, updated_at: msg.updated_at,
-        });
+        const { type, seq, kind, city: id, at, ...fields } = msg;
+        Object.assign(city, fields);
       } else if (msg.kind === "presence") {
         city.online = msg.online;
       }
