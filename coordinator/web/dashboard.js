@@ -7,6 +7,7 @@
 import { LiveClient, el, formatDuration } from "/static/client.js";
 import { DICT, pickLanguage, rememberLanguage, translateStatic, translator } from "/static/i18n.js";
 import { Times, localeFor, viewerZone } from "/static/times.js";
+import { dayOrder, liveNow, nextUp } from "/static/day-order.js";
 
 const $ = (id) => document.getElementById(id);
 const HOUR = 3600000;
@@ -151,6 +152,51 @@ function buildCards() {
   cards.clear();
   $("cities").replaceChildren(...model.order.map(buildCard));
   for (const id of model.order) updateCard(id);
+  orderCards();
+}
+
+// ---- the order of the day: cards, and "now / next" at the top -----------------------------
+
+const knownStatuses = () => synced() && model.haveStatus;
+const allCities = () => model.order.map((id) => model.cities.get(id));
+
+/** Live cards first, then what comes, by start; what is over last (day-order.js). */
+function orderCards() {
+  const wanted = dayOrder(allCities(), effectiveStart, knownStatuses());
+  const list = $("cities");
+  const have = [...list.children].map((li) => li.dataset.city);
+  if (have.join() === wanted.join()) return;
+  const focused = document.activeElement;
+  list.append(...wanted.map((id) => cards.get(id).li).filter(Boolean));
+  if (focused && focused !== document.activeElement && list.contains(focused)) focused.focus();
+}
+
+const listOf = (names) => new Intl.ListFormat(locale, { type: "conjunction" }).format(names);
+
+/** "Live now: Paris" and "Next: Chennai, at 16:10 CET your time (in 00:39:12)". */
+function renderGlance(now) {
+  const box = $("glance");
+  if (!model.order.length) return;
+  box.hidden = false;
+  const known = knownStatuses();
+  const live = known ? liveNow(allCities().filter((c) => c)) : [];
+  const nowLine = $("now-live");
+  nowLine.hidden = !known;
+  nowLine.dataset.live = String(live.length > 0);
+  const names = live.map((c) => (c.state === "paused" ? t("glance_paused", { city: cityName(c) }) : cityName(c)));
+  setText(nowLine, live.length ? t("glance_live", { cities: listOf(names) }) : t("glance_none_live"));
+  const next = nextUp(allCities(), effectiveStart, durationMs, now, known);
+  const nextLine = $("now-next");
+  if (!next.cities.length) {
+    setText(nextLine, t("glance_no_next"));
+    return;
+  }
+  const vars = {
+    cities: listOf(next.cities.map(cityName)),
+    time: timeIn(new Date(next.start), viewerZone),
+    d: duration(next.start - now),
+  };
+  setText(nextLine, t(next.start > now ? "glance_next" : "glance_next_due", vars));
 }
 
 /** A start time in one zone; when delayed, the new time then the old one struck through. */
@@ -437,6 +483,7 @@ function renderConnection() {
 
 function renderStatuses() {
   for (const id of model.order) updateCard(id);
+  orderCards();
   buildTimeline();
   renderConnection();
 }
@@ -470,6 +517,7 @@ function tick() {
   setText($("viewer-now"), times.hms(new Date(now), viewerZone));
   for (const id of model.order) tickCard(id, now);
   if (model.order.length) tickTimeline(now);
+  renderGlance(now);
   tickTimer = setTimeout(tick, 1000 - (now % 1000) + 20);
 }
 
@@ -515,7 +563,9 @@ function onEvent(msg) {
     Object.assign(c, statusFields(msg));
     announce([t("announce_status", { city: cityName(c), state: stateLabel(c.state) }), c.note || ""].join(" ").trim());
     updateCard(msg.city);
+    orderCards();
     buildTimeline();
+    renderGlance(Date.now());
   } else if (msg.kind === "presence") {
     c.online = msg.online;
   } else if (msg.kind === "cue" && msg.channel !== "rehearsal") {

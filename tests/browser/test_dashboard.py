@@ -34,6 +34,7 @@ pytestmark = pytest.mark.browser
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "projector": {"width": 1920, "height": 1080}}
 CITY_IDS = ["paris", "berlin", "winnipeg", "toronto", "new-york", "chennai", "helsinki"]
 CITY_NAMES = ["Paris", "Berlin", "Winnipeg", "Toronto", "New York", "Chennai", "Helsinki"]
+DAY_ORDER = ["Chennai", "Helsinki", "Paris", "Berlin", "Toronto", "New York", "Winnipeg"]
 WEB = ROOT / "coordinator" / "web"
 
 # Chromium's own log line when a websocket cannot connect (the server is down on purpose).
@@ -179,7 +180,8 @@ def test_seven_cards_show_the_right_local_times_on_a_frozen_clock(
     page.goto(server.url + "/")
     wait_live(page)
 
-    assert page.locator("#cities .city-name").all_inner_texts() == CITY_NAMES
+    # The cards in the order of the day: by start (no reading has begun yet).
+    assert page.locator("#cities .city-name").all_inner_texts() == DAY_ORDER
     assert text_of(page, "#viewer-now") == "03:00:00"
     assert text_of(page, "#viewer-zone") == "PDT (America/Vancouver)"
     assert "Saturday, October 31, 2026" in text_of(page, "#event-date")
@@ -569,8 +571,9 @@ def test_every_state_reads_with_aa_contrast_and_fits_the_screen(
     page.goto(server.url + "/")
     wait_live(page)
     states = page.locator("#cities .status").evaluate_all("(n) => n.map((x) => x.dataset.state)")
+    # Live first (Paris, paused Winnipeg), then to come by start, then what is over.
     assert states == [
-        "live", "preparing", "paused", "delayed", "finished", "cancelled", "scheduled",
+        "live", "paused", "scheduled", "preparing", "delayed", "cancelled", "finished",
     ]  # fmt: skip
     assert page.evaluate(CONTRAST_JS) == []
     assert_no_horizontal_scroll(page)

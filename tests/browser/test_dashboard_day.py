@@ -100,3 +100,53 @@ def test_calendar_links_land_on_the_citys_card(server: ServerProcess, page: Any)
     page.goto(server.url + "/#city-paris")
     expect(page.locator("#city-paris")).to_have_attribute("data-city", "paris")
     expect(page.locator("#city-chennai .city-name")).to_have_text("Chennai")
+
+
+def in_first_screenful(page: Any, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+
+
+def test_with_paris_live_and_chennai_next_the_first_screenful_says_so(
+    server_factory: Callable[..., ServerProcess],
+    config_path: Path,
+    tokens: Tokens,
+    open_page: Callable[..., Any],
+) -> None:
+    now = config_around_now(
+        config_path,
+        {"berlin": -200, "paris": -10, "chennai": 40, "helsinki": 100, "toronto": 160},
+    )
+    server = server_factory(config=config_path)
+    post_status(server, tokens.berlin, "berlin", "live")
+    post_status(server, tokens.berlin, "berlin", "finished")
+    post_status(server, tokens.paris, "paris", "live")
+
+    page = open_page(**PHONE, locale="en-GB", timezone_id="Europe/London")
+    page.goto(server.url + "/")
+    expect(page.locator("body")).to_have_attribute("data-connection", "live")
+    now_line = page.locator("#now-live")
+    next_line = page.locator("#now-next")
+    expect(now_line).to_have_text("Live now: Paris")
+    chennai_start = now + timedelta(minutes=40)
+    expect(next_line).to_contain_text(
+        f"Next: Chennai, at {chennai_start.astimezone(ZoneInfo('Europe/London')):%H:%M} GMT"
+        " your time"
+    )
+    expect(next_line).to_contain_text("(in 00:39:")
+    assert in_first_screenful(page, "#now-live")
+    assert in_first_screenful(page, "#now-next")
+    # The cards: live first, then what comes, by start; what is over last.
+    order = page.locator("#cities > li").evaluate_all("(li) => li.map((x) => x.dataset.city)")
+    assert order[:4] == ["paris", "chennai", "helsinki", "toronto"]
+    assert order[-1] == "berlin"
+    assert in_first_screenful(page, '#cities [data-city="paris"] .city-name')
+
+    # Paris ends: nothing is live, Chennai is next, and the cards follow.
+    post_status(server, tokens.paris, "paris", "finished")
+    expect(now_line).to_have_text("Nothing is live right now.")
+    expect(page.locator("#cities > li").first).to_have_attribute("data-city", "chennai")
+    # French says it too.
+    page.goto(server.url + "/?lang=fr")
+    expect(page.locator("#now-live")).to_have_text("Rien en direct pour l’instant.")
+    expect(page.locator("#now-next")).to_contain_text("Ensuite\u00a0: Chennai, à ")
