@@ -62,6 +62,8 @@ class Hub:
         self.coordinators: collections.Counter[str] = collections.Counter()
         self.open_count = 0
         self.per_address: collections.Counter[str] = collections.Counter()
+        # The config does not change while the process runs: its fingerprint is computed once.
+        self.schedule_version = views.schedule_version(store.config)
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
 
@@ -107,6 +109,7 @@ class Hub:
             statuses=snap.statuses,
             online=snap.online,
             cue_views=views_by_channel["live"],
+            version=self.schedule_version,
         )
         message["rehearsal"] = views_by_channel["rehearsal"]
         return message

@@ -10,6 +10,7 @@ import { el, formatDuration } from "/static/client.js";
 import { Session, say as sayIn } from "/static/session.js";
 import { pickLanguage, translateStatic, translator } from "/static/i18n.js";
 import { Times, localeFor } from "/static/times.js";
+import { clock } from "/static/clock.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "coordinator-token"; // as saved by earlier versions of this page
@@ -85,7 +86,7 @@ function startedAt(city) {
 function tick() {
   const city = cities.get(cityId);
   if (!city) return;
-  const now = new Date();
+  const now = clock.date(); // the event's clock, not this device's
   $("city-clock").textContent = times.clock(now, city.timezone);
   $("city-countdown").textContent = countdown(city, now.getTime());
 }
@@ -156,6 +157,7 @@ const session = new Session({
     say(message, message ? "error" : "");
   },
   client: {
+    heartbeatMs: 10000, // a dead network shows as "reconnecting" within 10 s
     onWelcome: (msg) => {
       transitions = msg.transitions || {};
       cityId = cityId || msg.city;

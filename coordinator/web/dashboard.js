@@ -8,6 +8,8 @@ import { LiveClient, el, formatDuration } from "/static/client.js";
 import { DICT, pickLanguage, rememberLanguage, translateStatic, translator } from "/static/i18n.js";
 import { Times, localeFor, viewerZone } from "/static/times.js";
 import { dayOrder, liveNow, nextUp } from "/static/day-order.js";
+import { clock } from "/static/clock.js";
+import { renderMoments } from "/static/moments.js";
 
 const $ = (id) => document.getElementById(id);
 const HOUR = 3600000;
@@ -23,6 +25,8 @@ const model = {
   haveStatus: false, // a snapshot has been received at least once
   connection: "connecting",
   lastUpdate: null, // when we last received a snapshot or event, or caught up
+  scheduleVersion: null, // the schedule we hold (/api/cities' schedule_version)
+  moments: [], // the event's named instants: {id, name, at_utc}
   liveSince: new Map(), // id -> ms: when we saw the reading go live
 };
 const cards = new Map(); // id -> {li, ...element references}
@@ -286,7 +290,7 @@ function updateCard(id) {
 
   setText(r.calendar, t("add_to_calendar"));
   r.calendar.setAttribute("aria-label", t("add_to_calendar_aria", { city: cityName(c) }));
-  tickCard(id, Date.now());
+  tickCard(id, clock.now());
 }
 
 // ---- drift: how far each surtitled city is from the reference -----------------------------
@@ -455,7 +459,7 @@ function buildTimeline() {
   box.style.setProperty("--hours", String(hours));
   box.replaceChildren(rows, axis);
   $("timeline-section").hidden = false;
-  tickTimeline(Date.now());
+  tickTimeline(clock.now());
 }
 
 function tickTimeline(now) {
@@ -503,7 +507,7 @@ function renderAll() {
   }
   // Browsers may name a zone by an old alias (Asia/Calcutta): say it as the config does.
   const alias = model.order.map((id) => model.cities.get(id).timezone).find((z) => sameZone(z, viewerZone));
-  setText($("viewer-zone"), `${zoneName(new Date(), viewerZone)} (${alias || viewerZone})`);
+  setText($("viewer-zone"), `${zoneName(clock.date(), viewerZone)} (${alias || viewerZone})`);
   if (model.order.length) buildCards();
   buildTimeline();
   renderConnection();
@@ -513,11 +517,12 @@ function renderAll() {
 let tickTimer = null;
 function tick() {
   clearTimeout(tickTimer);
-  const now = Date.now();
+  const now = clock.now();
   setText($("viewer-now"), times.hms(new Date(now), viewerZone));
   for (const id of model.order) tickCard(id, now);
   if (model.order.length) tickTimeline(now);
   renderGlance(now);
+  // On the event clock's second, so every screen turns its seconds at the same instant.
   tickTimer = setTimeout(tick, 1000 - (now % 1000) + 20);
 }
 
@@ -543,12 +548,19 @@ function setLanguage(next) {
 // ---- live updates -----------------------------------------------------------------------------
 
 function onSnapshot(msg) {
+  if (msg.schedule_version && msg.schedule_version !== model.scheduleVersion) {
+    // The server has another schedule than the page (a restart with an edited config): the
+    // snapshot brings the cities; the event's title and date come with /api/cities.
+    model.scheduleVersion = msg.schedule_version;
+    fetchSchedule();
+  }
+  if (msg.moments) model.moments = msg.moments;
   const rebuilt = mergeSchedule(msg.cities);
   for (const c of msg.cities) noteLiveSince(c.id, c.state, c.updated_at);
   model.cues = {};
   for (const [id, cue] of Object.entries(msg.cues || {})) model.cues[id] = cue;
   model.haveStatus = true;
-  model.lastUpdate = new Date();
+  model.lastUpdate = clock.date();
   if (rebuilt) buildCards();
   renderStatuses();
   scheduleDrift();
@@ -556,7 +568,7 @@ function onSnapshot(msg) {
 
 function onEvent(msg) {
   const c = model.cities.get(msg.city);
-  model.lastUpdate = new Date();
+  model.lastUpdate = clock.date();
   if (!c) return;
   if (msg.kind === "status") {
     noteLiveSince(msg.city, msg.state, msg.at || msg.updated_at);
@@ -565,7 +577,7 @@ function onEvent(msg) {
     updateCard(msg.city);
     orderCards();
     buildTimeline();
-    renderGlance(Date.now());
+    renderGlance(clock.now());
   } else if (msg.kind === "presence") {
     c.online = msg.online;
   } else if (msg.kind === "cue" && msg.channel !== "rehearsal") {
@@ -579,7 +591,7 @@ function onEvent(msg) {
 function onConnection(state) {
   model.connection = state;
   if (state === "live") {
-    model.lastUpdate = new Date();
+    model.lastUpdate = clock.date();
     scheduleDrift();
   }
   renderStatuses();
@@ -589,6 +601,8 @@ function onConnection(state) {
  * so the cards are drawn before the first paint; else from /api/cities, drawn when it comes. */
 function takeSchedule(data) {
   model.event = data.event;
+  model.scheduleVersion = data.schedule_version || model.scheduleVersion;
+  model.moments = data.event.moments || [];
   mergeSchedule(data.cities);
 }
 
@@ -632,7 +646,10 @@ function main() {
     }).observe($("timeline"));
   }
   if (!inline) fetchSchedule();
-  new LiveClient({ onSnapshot, onEvent, onConnection, heartbeatMs: 15000 }).connect();
+  new LiveClient({
+    onSnapshot, onEvent, onConnection, heartbeatMs: 10000, scheduleVersion: model.scheduleVersion,
+  }).connect();
+  setInterval(() => renderMoments($("moments"), model.moments, clock.now(), lang, t), 100);
 }
 
 main();

@@ -14,6 +14,9 @@
 // Once back, it shows the cue that is current then. Changes are drawn on the next frame, so the
 // events of a catch-up after a reconnect are drawn once, as their final state.
 import { LiveClient } from "/static/client.js";
+import { clock } from "/static/clock.js";
+import { renderMoments } from "/static/moments.js";
+import { translator } from "/static/i18n.js";
 import {
   audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, screenLanguages,
 } from "/static/cue-text.js";
@@ -34,6 +37,8 @@ let names = new Map(); // city id -> {en, fr} names, for the follow mark
 let drawn = null; // what is on screen, to skip redrawing the same thing
 let frame = 0;
 let fallback = 0;
+let moments = []; // the event's moments, from the snapshot
+const MOMENTS_WITHIN_MS = 3600000; // the projector shows a moment's countdown its last hour
 
 /** The languages to show: ?lang=, else the config's (the shared rule: screenLanguages). */
 function chosenLanguages() {
@@ -139,6 +144,7 @@ const client = new LiveClient({
     const city = (msg.cities || []).find((c) => c.id === CITY);
     if (city && city.surtitles) configured = city.surtitles.languages;
     names = new Map((msg.cities || []).map((c) => [c.id, c.name || {}]));
+    moments = msg.moments || [];
     cues = CHANNEL.inSnapshot(msg);
     schedule();
   },
@@ -155,6 +161,13 @@ if (CHANNEL.rehearsal) {
   document.body.classList.add("rehearsal");
   document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;
 }
+/** The moments' countdown, on the event clock, in the projector's first language. */
+function tickMoments() {
+  const lang = chosenLanguages()[0];
+  renderMoments($("moments"), live ? moments : [], clock.now(), lang, translator(lang), MOMENTS_WITHIN_MS);
+}
+
+setInterval(tickMoments, 100);
 window.addEventListener("resize", onResize);
 document.addEventListener("visibilitychange", keepAwake);
 keepAwake();

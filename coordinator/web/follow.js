@@ -7,6 +7,9 @@
 // never mistaken for the current one; once back, the page shows the cue that is current then.
 // ?channel=rehearsal follows the city's rehearsal channel, under a RÉPÉTITION · REHEARSAL band.
 import { LiveClient, el } from "/static/client.js";
+import { clock } from "/static/clock.js";
+import { renderMoments } from "/static/moments.js";
+import { translator } from "/static/i18n.js";
 import {
   audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, languageName, screenLanguages,
 } from "/static/cue-text.js";
@@ -58,6 +61,7 @@ const TEXTS = {
 let live = false;
 let everLive = false;
 let cues = null; // the public cue view
+let moments = []; // the event's moments, from the snapshot
 let configured = null; // the city's surtitle languages
 let chosen = stored(LANG_KEY);
 let size = oneOf(stored(SIZE_KEY), SIZES, "medium");
@@ -207,6 +211,7 @@ const client = new LiveClient({
       if (city.surtitles) configured = city.surtitles.languages;
     }
     cues = CHANNEL.inSnapshot(msg);
+    moments = msg.moments || [];
     render();
   },
   onEvent: (msg) => {
@@ -232,5 +237,6 @@ if (CHANNEL.rehearsal) {
 }
 document.addEventListener("visibilitychange", keepAwake);
 document.addEventListener("click", keepAwake, { once: true });
+setInterval(() => renderMoments($("moments"), moments, clock.now(), language(), translator(language())), 100);
 render();
 client.connect();

@@ -325,7 +325,7 @@ const session = new Session({
   onSignOut: forget,
   client: {
     channels: ["cues:*", `rehearsal:${CITY}`],
-    heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
+    heartbeatMs: 5000, // a dead network shows as "reconnecting" within 5 s
     maxDelayMs: 5000, // and the console comes back within 5 s of the server
     onConnection: (connection) => {
       state.live = connection === "live";
