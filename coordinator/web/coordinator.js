@@ -7,8 +7,10 @@
 // holds the note everyone sees; what it holds when a button is pressed is what they will see
 // (empty clears it: `note: ""`).
 import { el, formatDuration } from "/static/client.js";
-import { Session, say as sayIn } from "/static/session.js";
-import { pickLanguage, translateStatic, translator } from "/static/i18n.js";
+import { Session, say as sayIn, showConnection } from "/static/session.js";
+import {
+  STAFF_LANGUAGES, languageSwitch, pickLanguage, translateStatic, translatorFor,
+} from "/static/i18n.js";
 import { Times, localeFor } from "/static/times.js";
 import { clock } from "/static/clock.js";
 
@@ -23,8 +25,8 @@ let transitions = {};
 let noteEdited = false; // the note box holds the coordinator's own words, not the server's
 let asking = null; // the final state the open dialog asks about
 const cities = new Map();
-const lang = pickLanguage(["en", "fr"]);
-const t = translator(lang);
+let lang = pickLanguage(STAFF_LANGUAGES);
+let t = await translatorFor(lang);
 let times = new Times(localeFor(lang));
 const NOT_STARTED = new Set(["scheduled", "preparing", "delayed"]);
 
@@ -118,7 +120,7 @@ function ask(state) {
   $("confirm-text").textContent = t(session.role === "admin" ? "co_ask_admin" : "co_ask_final");
   $("confirm-yes").textContent = t(`co_yes_${state}`);
   $("confirm-no").textContent = t(`co_no_${state}`);
-  $("confirm").showModal();
+  if (!$("confirm").open) $("confirm").showModal();
   $("confirm-no").focus(); // a reflex Enter keeps things as they are
 }
 
@@ -145,6 +147,7 @@ function sendNote(note) {
 
 const session = new Session({
   storageKey: TOKEN_KEY,
+  t: (key, vars) => t(key, vars),
   nodes: {
     form: $("signin"), token: $("token"), signOut: $("signout"), console: $("console"),
     connection: $("connection"),
@@ -158,6 +161,10 @@ const session = new Session({
   },
   client: {
     heartbeatMs: 10000, // a dead network shows as "reconnecting" within 10 s
+    onConnection: (state) => {
+      // Back in sync: what the page shows is true now; an old error about it would not be.
+      if (state === "live" && $("message").classList.contains("error")) say("");
+    },
     onWelcome: (msg) => {
       transitions = msg.transitions || {};
       cityId = cityId || msg.city;
@@ -219,7 +226,20 @@ $("confirm-yes").addEventListener("click", () => {
   if (state) send(state);
 });
 $("confirm").addEventListener("close", () => { asking = null; });
-document.documentElement.lang = lang;
-translateStatic(document, t);
+/** Every text in ``next``: the page's own, the buttons, the dialog's if open. */
+async function setLanguage(next) {
+  t = await translatorFor(next);
+  lang = next;
+  times = new Times(localeFor(lang), [...cities.values()]);
+  document.documentElement.lang = lang;
+  translateStatic(document, t);
+  document.title = t("co_title");
+  languageSwitch($("lang-switch"), STAFF_LANGUAGES, lang, setLanguage);
+  if (asking) ask(asking);
+  showConnection($("connection"), session.client ? session.client.connection || "connecting" : "offline", t);
+  render();
+}
+
+await setLanguage(lang);
 setInterval(tick, 1000);
 session.begin();

@@ -5,7 +5,9 @@
 // No framework, no build step, nothing from another site; all text through i18n.js.
 
 import { LiveClient, el, formatDuration } from "/static/client.js";
-import { DICT, pickLanguage, rememberLanguage, translateStatic, translator } from "/static/i18n.js";
+import {
+  PUBLIC_LANGUAGES, languageSwitch, pickLanguage, translateStatic, translator, translatorFor,
+} from "/static/i18n.js";
 import { Times, localeFor, viewerZone } from "/static/times.js";
 import { dayOrder, liveNow, nextUp } from "/static/day-order.js";
 import { clock } from "/static/clock.js";
@@ -31,7 +33,7 @@ const model = {
 };
 const cards = new Map(); // id -> {li, ...element references}
 let lang = "en";
-let t = translator(lang);
+let t = translator();
 let locale = "en";
 
 // ---- time formatting: one formatter for every page (times.js) -----------------------------
@@ -495,9 +497,7 @@ function renderStatuses() {
 function renderAll() {
   document.documentElement.lang = lang;
   translateStatic(document, t);
-  for (const button of document.querySelectorAll("#lang-switch button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
-  }
+  languageSwitch($("lang-switch"), PUBLIC_LANGUAGES, lang, setLanguage);
   if (model.event) {
     const title = model.event.title[lang] || model.event.title.en || "";
     setText($("title"), title);
@@ -537,9 +537,11 @@ function announce(text) {
   announcements.push(text);
 }
 
-function setLanguage(next) {
-  lang = DICT[next] ? next : "en";
-  t = translator(lang);
+async function setLanguage(next) {
+  const wanted = PUBLIC_LANGUAGES.includes(next) ? next : "en";
+  const translate = await translatorFor(wanted);
+  lang = wanted;
+  t = translate;
   locale = localeFor(lang);
   resetTimes();
   renderAll();
@@ -615,23 +617,13 @@ async function fetchSchedule() {
   }
 }
 
-function main() {
+async function main() {
   const servedAt = $("served-at"); // the server's note for visitors without JavaScript
   if (servedAt) servedAt.hidden = true;
   $("viewer-clock").hidden = false;
   const inline = $("cities").dataset.schedule;
   if (inline) takeSchedule(JSON.parse(inline));
-  setLanguage(pickLanguage());
-  $("lang-switch").hidden = false;
-  for (const button of document.querySelectorAll("#lang-switch button")) {
-    button.addEventListener("click", () => {
-      rememberLanguage(button.dataset.lang);
-      const url = new URL(location.href);
-      url.searchParams.set("lang", button.dataset.lang);
-      history.replaceState(null, "", url);
-      setLanguage(button.dataset.lang);
-    });
-  }
+  await setLanguage(pickLanguage(PUBLIC_LANGUAGES));
   const webcal = $("sub-webcal");
   webcal.href = `webcal://${location.host}/calendar.ics`;
   $("sub-webcal-line").hidden = false;

@@ -16,7 +16,7 @@
 import { LiveClient } from "/static/client.js";
 import { clock } from "/static/clock.js";
 import { renderMoments } from "/static/moments.js";
-import { translator } from "/static/i18n.js";
+import { PUBLIC_LANGUAGES, dictionary, translator } from "/static/i18n.js";
 import {
   audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, screenLanguages,
 } from "/static/cue-text.js";
@@ -85,6 +85,7 @@ function draw() {
     inner.replaceChildren();
     delete inner.dataset.index;
   }
+  if (show === "qr") drawCaption();
   if (show === "qr" && !$("qr").getAttribute("src")) {
     $("qr").src = `/cities/${encodeURIComponent(CITY)}/follow-qr.svg`;
   }
@@ -161,10 +162,49 @@ if (CHANNEL.rehearsal) {
   document.body.classList.add("rehearsal");
   document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;
 }
+// The projector's own words (the QR caption, the moments): in the languages it shows, each
+// from its dictionary, with English after them for visitors.
+const translators = new Map();
+let dictionariesIn = 0; // how many dictionaries have arrived: the caption is redrawn for each
+const english = translator(await dictionary("en")); // until a caption's own language is in
+function wordsIn(lang) {
+  if (!translators.has(lang)) {
+    translators.set(lang, english);
+    dictionary(lang).then((dict) => {
+      translators.set(lang, translator(dict));
+      dictionariesIn += 1;
+      drawCaption();
+    });
+  }
+  return translators.get(lang);
+}
+
+/** The languages of the projector's captions: its own (those with a dictionary), then English. */
+function captionLanguages() {
+  const own = chosenLanguages().filter((lang) => PUBLIC_LANGUAGES.includes(lang));
+  return [...new Set([...own, "en"])].slice(0, 3);
+}
+
+let captionKey = "";
+function drawCaption() {
+  const langs = captionLanguages();
+  const key = `${langs.join(",")}|${dictionariesIn}`;
+  if (key === captionKey) return;
+  captionKey = key;
+  const nodes = [];
+  langs.forEach((lang, i) => {
+    if (i) nodes.push(" ", Object.assign(document.createElement("span"), { className: "sep", textContent: "/" }), " ");
+    nodes.push(Object.assign(document.createElement("span"), { lang, textContent: wordsIn(lang)("screen_surtitles") }));
+  });
+  for (const node of nodes) if (node.className === "sep") node.setAttribute("aria-hidden", "true");
+  $("waiting-text").replaceChildren(...nodes);
+  $("qr").alt = wordsIn(langs[0])("screen_qr_alt");
+}
+
 /** The moments' countdown, on the event clock, in the projector's first language. */
 function tickMoments() {
-  const lang = chosenLanguages()[0];
-  renderMoments($("moments"), live ? moments : [], clock.now(), lang, translator(lang), MOMENTS_WITHIN_MS);
+  const lang = captionLanguages()[0];
+  renderMoments($("moments"), live ? moments : [], clock.now(), lang, wordsIn(lang), MOMENTS_WITHIN_MS);
 }
 
 setInterval(tickMoments, 100);

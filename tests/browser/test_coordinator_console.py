@@ -3,6 +3,7 @@ reading goes, no single tap that ends or cancels a reading, the note shown, edit
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -118,3 +119,28 @@ def test_the_note_is_shown_editable_and_cleared(
     page.click("#note-save")
     expect(page.locator("#city-note")).to_have_text("Back in 5 minutes")
     assert paris(server)["state"] == "paused"
+
+
+@pytest.mark.parametrize("path", ["/operator/paris", "/coordinator"])
+def test_a_red_message_about_a_lost_connection_is_cleared_once_back_in_sync(
+    server: ServerProcess, page: Any, tokens: Tokens, path: str
+) -> None:
+    page.goto(server.url + path)
+    page.fill("#token", tokens.admin)
+    page.press("#token", "Enter")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    server.stop()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
+    if path == "/coordinator":
+        page.click('#actions button[data-state="preparing"]')  # queued, answered later
+        page.evaluate("document.getElementById('message').className = 'message error'")
+    else:
+        page.keyboard.press("Space")  # GO while offline: refused in red, nothing sent
+    expect(page.locator("#message")).to_have_class(re.compile(r"\b(error|conflict)\b"))
+    server.start()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=15000)
+    if path == "/operator/paris":
+        expect(page.locator("#message")).to_have_text("")
+    else:  # the queued press is answered: the message says so, not the old error
+        expect(page.locator("#message")).not_to_have_class(re.compile(r"\berror\b"))
+    page.console_errors.clear()  # the refused connections while the server was down
