@@ -158,6 +158,7 @@ def snapshot_message(
         "epoch": epoch,
         "seq": seq,
         "schedule_version": version or schedule_version(config),
+        "public_url": config.event.public_url,
         "moments": moments_json(config.event),
         "cities": cities,
         "cues": {city: dict(view) for city, view in cue_views.items()},

@@ -26,11 +26,13 @@ async def page(name: str, request: Request) -> Response:
 
 
 async def follow_qr(request: Request) -> Response:
-    """A QR code (SVG) of the city's /follow page, for the projector before the reading."""
+    """A QR code (SVG) of the city's /follow page, for the projector before the reading;
+    ``?channel=rehearsal``: of its rehearsal phone page, for the rehearsal projector."""
     city_id = path_city(request)
     base = context(request).config.event.public_url or str(request.base_url).rstrip("/")
+    rehearsal = request.query_params.get("channel") == "rehearsal"
     return Response(
-        qr.qr_svg(f"{base}/follow/{city_id}"),
+        qr.qr_svg(f"{base}/follow/{city_id}{'?channel=rehearsal' if rehearsal else ''}"),
         media_type="image/svg+xml",
         headers={"Cache-Control": "max-age=300"},
     )

@@ -18,7 +18,8 @@ import { clock } from "/static/clock.js";
 import { renderMoments } from "/static/moments.js";
 import { PUBLIC_LANGUAGES, dictionary, translator } from "/static/i18n.js";
 import {
-  audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, screenLanguages,
+  audienceChannel, cityFromPath, cueBlocks, followAddress, hasText, keepAwake, openedAtLoopback,
+  screenLanguages,
 } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -38,6 +39,7 @@ let drawn = null; // what is on screen, to skip redrawing the same thing
 let frame = 0;
 let fallback = 0;
 let moments = []; // the event's moments, from the snapshot
+let publicUrl = null; // the event's public address, from the snapshot
 const MOMENTS_WITHIN_MS = 3600000; // the projector shows a moment's countdown its last hour
 
 /** The languages to show: ?lang=, else the config's (the shared rule: screenLanguages). */
@@ -87,7 +89,8 @@ function draw() {
   }
   if (show === "qr") drawCaption();
   if (show === "qr" && !$("qr").getAttribute("src")) {
-    $("qr").src = `/cities/${encodeURIComponent(CITY)}/follow-qr.svg`;
+    $("qr").src = `/cities/${encodeURIComponent(CITY)}/follow-qr.svg` +
+      (CHANNEL.rehearsal ? "?channel=rehearsal" : "");
   }
 }
 
@@ -146,6 +149,8 @@ const client = new LiveClient({
     if (city && city.surtitles) configured = city.surtitles.languages;
     names = new Map((msg.cities || []).map((c) => [c.id, c.name || {}]));
     moments = msg.moments || [];
+    publicUrl = msg.public_url || null;
+    showFollowAddress();
     cues = CHANNEL.inSnapshot(msg);
     schedule();
   },
@@ -156,7 +161,19 @@ const client = new LiveClient({
   },
 });
 
-$("follow-url").textContent = `${location.host}/follow/${CITY}`;
+/** The phone page's address under the QR code, and a plain warning for the technician when
+ * the code leads nowhere: this page opened at a loopback address, and no public_url set. */
+function showFollowAddress() {
+  $("follow-url").textContent = followAddress(CITY, publicUrl, CHANNEL.rehearsal).replace(/^https?:\/\//, "");
+  const warn = openedAtLoopback() && !publicUrl;
+  $("qr-warning").hidden = !warn;
+  if (warn) {
+    const langs = captionLanguages();
+    $("qr-warning").textContent = [...new Set([langs[0], "en"])]
+      .map((lang) => wordsIn(lang)("screen_loopback", { address: location.host })).join(" / ");
+  }
+}
+
 if (CHANNEL.rehearsal) {
   $("watermark").hidden = false;
   document.body.classList.add("rehearsal");
@@ -174,6 +191,7 @@ function wordsIn(lang) {
       translators.set(lang, translator(dict));
       dictionariesIn += 1;
       drawCaption();
+      showFollowAddress();
     });
   }
   return translators.get(lang);
@@ -211,5 +229,6 @@ setInterval(tickMoments, 100);
 window.addEventListener("resize", onResize);
 document.addEventListener("visibilitychange", keepAwake);
 keepAwake();
+showFollowAddress();
 draw();
 client.connect();

@@ -13,7 +13,7 @@
 //
 // This module is what the console does: commands, replies, keys, the connection. What it
 // knows is one ConsoleState (operator-state.js); operator-render.js draws it.
-import { cityFromPath, rehearsalInAddress } from "/static/cue-text.js";
+import { cityFromPath, openedAtLoopback, rehearsalInAddress } from "/static/cue-text.js";
 import { render, renderMode, renderTools, updateRow } from "/static/operator-render.js";
 import { ConsoleState, channelSummary } from "/static/operator-state.js";
 import { Session, say as sayIn, showConnection } from "/static/session.js";
@@ -354,7 +354,17 @@ function refusal(msg) {
   return t("op_wrong_role");
 }
 
+/** A console opened at a loopback address, with no public_url: the projector links it gives
+ * would show a QR code no phone can use. Said plainly, under the links. */
+function showQrWarning(publicUrl) {
+  const warn = openedAtLoopback() && !publicUrl;
+  $("qr-warning").hidden = !warn;
+  $("qr-warning").textContent = warn ? t("op_qr_loopback", { address: location.host }) : "";
+}
+
 function onSnapshot(msg) {
+  state.publicUrl = msg.public_url || null;
+  showQrWarning(state.publicUrl);
   state.city = msg.cities.find((c) => c.id === CITY) || state.city;
   state.cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
   if (state.city) $("city-name").textContent = `· ${state.city.name.en}`;
@@ -436,6 +446,7 @@ async function setLanguage(next) {
   languageSwitch($("lang-switch"), STAFF_LANGUAGES, lang, setLanguage);
   showConnection($("connection"), session.client ? session.client.connection || "connecting" : "offline", t);
   renderMode(state);
+  if (state.publicUrl !== undefined) showQrWarning(state.publicUrl);
   state.listCount = -1; // the script rows say "Jump to cue…" in the new language too
   if (state.view) render(state);
   else renderTools(state);

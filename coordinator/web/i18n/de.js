@@ -104,4 +104,5 @@ export default {
   screen_surtitles: "Übertitel auf Ihrem Telefon",
   screen_qr_alt: "QR-Code: die Übertitel auf Ihrem Telefon",
   screen_not_connected: "nicht verbunden",
+  screen_loopback: "Diese Leinwand wurde unter {address} geöffnet, das nur dieser Computer erreicht: Kein Telefon kann ihren QR-Code nutzen. Öffnen Sie sie unter der Netzwerkadresse des Servers oder tragen Sie event.public_url in die Konfiguration ein.",
 };

@@ -104,6 +104,7 @@ export default {
   screen_surtitles: "Surtitles on your phone",
   screen_qr_alt: "QR code: the surtitles on your phone",
   screen_not_connected: "not connected",
+  screen_loopback: "This projector was opened at {address}, which only this computer can open: no phone can use its QR code. Open it at the server’s network address, or set event.public_url in the config.",
   // the coordinator's console (/coordinator)
   co_title: "City coordinator",
   co_token: "Your access token",
@@ -268,4 +269,5 @@ export default {
   op_wrong_city: "This token is for the surtitles of {city}, not {here}.",
   op_wrong_role: "This token cannot cue surtitles: use an operator token.",
   op_no_script: "{city} has no surtitle script on this server.",
+  op_qr_loopback: "This console was opened at {address}, which only this computer can open: a projector opened this way shows a QR code no phone can use. Open the projector at the server’s network address, or set event.public_url in the config.",
 };

@@ -104,4 +104,5 @@ export default {
   screen_surtitles: "Tekstitys puhelimeesi",
   screen_qr_alt: "QR-koodi: tekstitys puhelimeesi",
   screen_not_connected: "ei yhteyttä",
+  screen_loopback: "Tämä näyttö avattiin osoitteessa {address}, johon pääsee vain tältä tietokoneelta: yksikään puhelin ei voi käyttää sen QR-koodia. Avaa se palvelimen verkko-osoitteessa tai aseta event.public_url asetuksiin.",
 };

@@ -104,6 +104,7 @@ export default {
   screen_surtitles: "Surtitres sur votre téléphone",
   screen_qr_alt: "QR code\u00a0: les surtitres sur votre téléphone",
   screen_not_connected: "non connecté",
+  screen_loopback: "Ce projecteur a été ouvert à l’adresse {address}, que seul cet ordinateur peut ouvrir\u00a0: aucun téléphone ne peut utiliser son QR code. Ouvrez-le à l’adresse réseau du serveur, ou renseignez event.public_url dans la configuration.",
   // the coordinator's console (/coordinator)
   co_title: "Coordination de la ville",
   co_token: "Votre jeton d’accès",
@@ -268,4 +269,5 @@ export default {
   op_wrong_city: "Ce jeton est pour les surtitres de {city}, pas de {here}.",
   op_wrong_role: "Ce jeton ne permet pas de commander les surtitres\u00a0: utilisez un jeton de régie.",
   op_no_script: "{city} n’a pas de script de surtitres sur ce serveur.",
+  op_qr_loopback: "Cette régie a été ouverte à l’adresse {address}, que seul cet ordinateur peut ouvrir\u00a0: un projecteur ouvert ainsi montre un QR code qu’aucun téléphone ne peut utiliser. Ouvrez le projecteur à l’adresse réseau du serveur, ou renseignez event.public_url dans la configuration.",
 };
