@@ -13,6 +13,7 @@ import { clock } from "/static/clock.js";
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 30000;
+const OPEN_TIMEOUT_MS = 10000; // an opening handshake lost in a dead network: try again
 const CLOCK_PINGS = 4; // round trips measured right after each sync, for the clock
 const CLOCK_PING_GAP_MS = 300;
 
@@ -85,7 +86,10 @@ export class LiveClient {
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws = ws;
     this._target = null;
+    // A handshake sent into a dead network may never be answered nor refused.
+    const opening = setTimeout(() => { if (ws.readyState === WebSocket.CONNECTING) this._drop(ws); }, OPEN_TIMEOUT_MS);
     ws.addEventListener("open", () => {
+      clearTimeout(opening);
       if (this.ws !== ws) return;
       const hello = { type: "hello" };
       const token = this.options.token ? this.options.token() : null;
@@ -103,7 +107,7 @@ export class LiveClient {
       this._pingSent = null;
       this._onMessage(JSON.parse(e.data));
     });
-    ws.addEventListener("close", () => this._drop(ws));
+    ws.addEventListener("close", () => { clearTimeout(opening); this._drop(ws); });
   }
 
   close() {
