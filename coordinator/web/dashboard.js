@@ -492,6 +492,7 @@ function renderStatuses() {
   orderCards();
   buildTimeline();
   renderConnection();
+  renderGlance(clock.now());
 }
 
 function renderAll() {
