@@ -28,6 +28,13 @@ EVENT_FIELDS: dict[str, str] = {
     "public_url": "optional; the dashboard's public address, used for calendar links",
     "organizer": "optional; {name, email}; adds ORGANIZER and METHOD:PUBLISH to the feed",
     "description": "optional; text by language, shown in the calendar entry",
+    "moments": "optional; named instants every screen counts down to: a list of moments",
+}
+MOMENT_FIELDS: dict[str, str] = {
+    "id": "required; [a-z0-9-], unique among the moments",
+    "name": "required; text by language, e.g. {en: The last line, read together}",
+    "at": "required; wall-clock time in the moment's zone, no offset: YYYY-MM-DDTHH:MM",
+    "timezone": "required; the IANA zone of `at` (UTC is one)",
 }
 CITY_FIELDS: dict[str, str] = {
     "id": "required; [a-z0-9-], unique",
@@ -93,6 +100,16 @@ class City:
 
 
 @dataclass(frozen=True)
+class Moment:
+    """An instant the organiser names ("the last line, read together in every city"): every
+    dashboard, projector and phone counts down to it on the one event clock."""
+
+    id: str
+    name: Mapping[str, str]
+    at_utc: datetime
+
+
+@dataclass(frozen=True)
 class Event:
     id: str
     title: Mapping[str, str]
@@ -100,6 +117,7 @@ class Event:
     public_url: str | None = None
     organizer: Organizer | None = None
     description: Mapping[str, str] = field(default_factory=dict)
+    moments: tuple[Moment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -212,6 +230,7 @@ class _Reader:
             else:
                 self.fail("event.organizer", "must be {name: text, email: address}")
         description = self.texts("event.description", raw.get("description"), required=False)
+        moments = self.moments(raw.get("moments"))
         if self.problems or not isinstance(event_id, str) or not isinstance(day, date):
             return None
         return Event(
@@ -221,7 +240,44 @@ class _Reader:
             public_url=public_url.rstrip("/") if public_url else None,
             organizer=organizer,
             description=description,
+            moments=moments,
         )
+
+    def moments(self, raw: Any) -> tuple[Moment, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.fail("event.moments", "must be a list of {id, name, at, timezone}")
+            return ()
+        found: list[Moment] = []
+        for position, item in enumerate(raw, start=1):
+            moment = self.moment(position, item)
+            if moment is not None and moment.id in {m.id for m in found}:
+                self.fail(f"event.moments[#{position}].id", f"duplicate id {moment.id!r}")
+            elif moment is not None:
+                found.append(moment)
+        return tuple(found)
+
+    def moment(self, position: int, raw: Any) -> Moment | None:
+        if not isinstance(raw, dict):
+            self.fail(f"event.moments[#{position}]", "not a mapping")
+            return None
+        moment_id = raw.get("id")
+        if not isinstance(moment_id, str) or not CITY_ID_RE.match(moment_id):
+            self.fail(f"event.moments[#{position}].id", f"{moment_id!r}: use a-z, 0-9 and '-'")
+            return None
+        where = f"event.moments[{moment_id}]"
+        before = len(self.problems)
+        self.unknown_fields(where, raw, MOMENT_FIELDS)
+        name = self.texts(f"{where}.name", raw.get("name"), required=True)
+        tz_name = raw.get("timezone")
+        if not isinstance(tz_name, str) or not schedule.is_known_zone(tz_name):
+            self.fail(f"{where}.timezone", f"unknown time zone {tz_name!r} (use an IANA name)")
+            tz_name = None
+        at_utc = self.wall_time(f"{where}.at", raw.get("at"), tz_name)
+        if len(self.problems) > before or at_utc is None:
+            return None
+        return Moment(id=moment_id, name=name, at_utc=at_utc)
 
     # -- cities -------------------------------------------------------------------------------
 
@@ -263,7 +319,7 @@ class _Reader:
             self.fail(f"{where}.timezone", f"unknown time zone {tz_name!r} (use an IANA name)")
             tz_name = None
 
-        start_utc = self.start(where, raw.get("start"), tz_name)
+        start_utc = self.wall_time(f"{where}.start", raw.get("start"), tz_name)
 
         duration = raw.get("duration_minutes")
         if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 1440:
@@ -310,22 +366,22 @@ class _Reader:
             surtitles=surtitles,
         )
 
-    def start(self, where: str, raw: Any, tz_name: str | None) -> datetime | None:
+    def wall_time(self, where: str, raw: Any, tz_name: str | None) -> datetime | None:
+        """A wall-clock time in ``tz_name`` (a city's start, a moment) as a UTC instant."""
         if isinstance(raw, datetime):
             wall = raw
         elif isinstance(raw, str):
             try:
                 wall = datetime.fromisoformat(raw)
             except ValueError:
-                self.fail(f"{where}.start", f"{raw!r} is not a local time like 2025-09-20T14:00")
+                self.fail(where, f"{raw!r} is not a local time like 2025-09-20T14:00")
                 return None
         else:
-            self.fail(f"{where}.start", 'required: a local time like "2025-09-20T14:00"')
+            self.fail(where, 'required: a local time like "2025-09-20T14:00"')
             return None
         if wall.tzinfo is not None:
             self.fail(
-                f"{where}.start",
-                f"{raw!r} has a UTC offset; write the wall-clock time in the city's zone only",
+                where, f"{raw!r} has a UTC offset; write the wall-clock time in its zone only"
             )
             return None
         if tz_name is None:
@@ -333,7 +389,7 @@ class _Reader:
         try:
             return schedule.local_to_utc(wall, tz_name)
         except schedule.LocalTimeError as exc:
-            self.fail(f"{where}.start", f"{exc}; choose another time")
+            self.fail(where, f"{exc}; choose another time")
             return None
 
     def surtitles(self, where: str, raw: Any) -> Surtitles | None:
@@ -438,5 +494,6 @@ def shifted_for_demo(config: Config, now: datetime, lead: timedelta) -> Config:
     target = (now.astimezone(UTC) + lead).replace(second=0, microsecond=0)
     delta = target - first
     cities = tuple(replace(c, start_utc=c.start_utc + delta) for c in config.cities)
-    event = replace(config.event, date=target.date())
+    moments = tuple(replace(m, at_utc=m.at_utc + delta) for m in config.event.moments)
+    event = replace(config.event, date=target.date(), moments=moments)
     return replace(config, event=event, cities=cities)

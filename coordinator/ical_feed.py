@@ -332,10 +332,16 @@ class _Reading:
 
     @property
     def start_utc(self) -> datetime:
+        """When it began, once it has; until then the scheduled start plus the delay."""
+        if self.status.started_at is not None:
+            return self.status.started_at
         return self.city.start_utc + timedelta(minutes=self.status.delay_minutes)
 
     @property
     def end_utc(self) -> datetime:
+        """When it ended, once it has; until then its start plus its duration."""
+        if self.status.ended_at is not None and self.status.ended_at > self.start_utc:
+            return self.status.ended_at
         return self.start_utc + timedelta(minutes=self.city.duration_minutes)
 
     def years(self) -> set[int]:
@@ -470,13 +476,7 @@ def _description(cfg: Config, reading: _Reading, base: str) -> str:
             lines.append(cfg.event.description[lang])
         if status.state is State.CANCELLED:
             lines.append("This reading is cancelled." if en else "Cette lecture est annulée.")
-        if status.delay_minutes:
-            minutes, hhmm = status.delay_minutes, f"{scheduled:%H:%M}"
-            lines.append(
-                f"Delayed by {minutes} min (scheduled {hhmm})."
-                if en
-                else f"Retardée de {minutes} min (prévue à {hhmm})."
-            )
+        lines.extend(_timing_lines(city, status, scheduled, en))
         if not city.confirmed:
             lines.append(
                 "Time and venue to be confirmed." if en else "Horaire et lieu à confirmer."
@@ -499,6 +499,30 @@ def _description(cfg: Config, reading: _Reading, base: str) -> str:
         )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _timing_lines(city: City, status: CityStatus, scheduled: datetime, en: bool) -> list[str]:
+    """What happened to the time: the actual start and end once known, else the delay."""
+    hhmm = f"{scheduled:%H:%M}"
+    if status.started_at is not None:
+        began = f"{schedule.utc_to_local(status.started_at, city.timezone):%H:%M}"
+        lines = [
+            f"Started at {began} (scheduled {hhmm})."
+            if en
+            else f"Commencée à {began} (prévue à {hhmm})."
+        ]
+        if status.ended_at is not None:
+            end = f"{schedule.utc_to_local(status.ended_at, city.timezone):%H:%M}"
+            lines.append(f"Ended at {end}." if en else f"Terminée à {end}.")
+        return lines
+    if status.delay_minutes:
+        minutes = status.delay_minutes
+        return [
+            f"Delayed by {minutes} min (scheduled {hhmm})."
+            if en
+            else f"Retardée de {minutes} min (prévue à {hhmm})."
+        ]
+    return []
 
 
 def feed_last_modified(

@@ -55,7 +55,7 @@ def render_schedule(cfg: config_mod.Config, now: datetime | None = None) -> str:
     items = "\n".join(_city_item(city) for city in cfg.cities)
     # The same JSON as GET /api/cities, for the script to draw the cards at once (no request,
     # no flash of the plain list). An attribute, not an inline <script>: the CSP allows none.
-    data = json.dumps(views.cities_json(cfg), ensure_ascii=False, separators=(",", ":"))
+    data = json.dumps(views.cities_body(cfg), ensure_ascii=False, separators=(",", ":"))
     return (
         f'<p id="served-at" class="served-at">Published schedule, as of {_day(now)},'
         f" {now:%H:%M} UTC (when this page was generated). Live statuses need JavaScript:"

@@ -12,6 +12,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from coordinator.cue_state import CHANNELS, CUE_ACTIONS, ChannelName, CueAction
@@ -82,7 +83,9 @@ class CueCommand:
 
 @dataclass(frozen=True)
 class Ping:
-    pass
+    # The client's own clock when it sent the ping, echoed by the pong: with the pong's
+    # server_time, one round trip of the client's clock-offset estimate.
+    t: float | None = None
 
 
 ClientMessage = Hello | StatusCommand | CueCommand | Ping
@@ -207,8 +210,8 @@ def parse_client_object(raw: dict[str, Any]) -> ClientMessage:
             target=target,
         )
     if msg_type == "ping":
-        reader.only("type")
-        return Ping()
+        reader.only("type", "t")
+        return Ping(t=reader.number("t"))
     if msg_type is None:
         raise ProtocolError("missing field 'type'", id=command_id)
     raise ProtocolError(
@@ -268,6 +271,19 @@ class _Fields:
             raise self.error(field, f"must be at most {maximum}")
         return value
 
+    def number(self, field: str) -> float | None:
+        """An optional finite number, 0 to 2**53 (JSON has no NaN: decode_json refused it)."""
+        value = self.raw.get(field)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(field, f"must be a number, not {type(value).__name__}")
+        if value < 0:
+            raise self.error(field, "must be at least 0")
+        if value > MAX_INT:
+            raise self.error(field, f"must be at most {MAX_INT}")
+        return value
+
     def command_id(self) -> str:
         value = self.text("id", max_chars=MAX_ID_CHARS)
         if not value.strip():
@@ -325,6 +341,20 @@ def encode(message: dict[str, Any]) -> str:
 
 def error_message(error: ProtocolError) -> dict[str, Any]:
     return {"type": "error", "id": error.id, "code": error.code, "message": error.message}
+
+
+def iso_ms(instant: datetime) -> str:
+    """ISO 8601 in UTC to the millisecond: ``2025-09-20T12:00:00.250Z`` (the clock fields)."""
+    utc = instant.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def pong_message(ping: Ping, now: datetime) -> dict[str, Any]:
+    """The answer to a ping: the server's time, and the ping's ``t`` when it had one."""
+    message: dict[str, Any] = {"type": "pong", "server_time": iso_ms(now)}
+    if ping.t is not None:
+        message["t"] = ping.t
+    return message
 
 
 def ack_message(command_id: str, seq: int) -> dict[str, Any]:

@@ -88,6 +88,31 @@ class CityStatus:
     # calendar feed uses it as SEQUENCE and calendar_changed_at as LAST-MODIFIED.
     calendar_revision: int = 0
     calendar_changed_at: datetime | None = None
+    # When the reading actually began (first went live) and ended (finished or cancelled after
+    # it began): once known, every view shows these rather than the schedule.
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+NOT_STARTED = frozenset({State.SCHEDULED, State.PREPARING, State.DELAYED})
+ENDED = frozenset({State.FINISHED, State.CANCELLED})
+
+
+def actual_times(
+    current: CityStatus, state: State, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The reading's actual start and end after a move to ``state``: the start is the first
+    time it went live (a pause or a new note keeps it); the end is when it was finished or
+    cancelled after it began. Back to a state before the start forgets both."""
+    if state in NOT_STARTED:
+        return None, None
+    started = current.started_at
+    if state is State.LIVE and started is None:
+        started = now
+    if state in ENDED:
+        ended = current.ended_at if current.state in ENDED else (now if started else None)
+        return started, ended
+    return started, None
 
 
 def allowed_next_states(current: State, role: Role) -> frozenset[State]:
@@ -115,8 +140,8 @@ def apply_status(
     ``note`` None keeps the current note; ``""`` clears it. ``delayed`` needs ``delay_minutes``
     (a second delay replaces the first; both count from the scheduled start). ``scheduled``
     puts the reading back on its original time. The announced delay is kept once the reading
-    starts (the calendar keeps showing when it really began), but ``expected_start_utc`` is
-    only set while the reading has not started yet: going live clears it.
+    starts, but ``expected_start_utc`` is only set while the reading has not started yet: going
+    live clears it and sets ``started_at`` (see :func:`actual_times`).
     """
     if not actor.may_change_status(city):
         if actor.role is Role.PUBLIC:
@@ -139,13 +164,20 @@ def apply_status(
         delay = delay_minutes
     elif state is State.SCHEDULED:
         delay = 0
-    not_started = state in (State.SCHEDULED, State.PREPARING, State.DELAYED)
+    not_started = state in NOT_STARTED
     expected = scheduled_start_utc + timedelta(minutes=delay) if delay and not_started else None
+    started, ended = actual_times(current, state, now)
 
     was_cancelled = current.state is State.CANCELLED
     revision = current.calendar_revision
     changed_at = current.calendar_changed_at
-    if delay != current.delay_minutes or was_cancelled != (state is State.CANCELLED):
+    # The calendar shows the time (scheduled + delay, then the actual start and end) and
+    # whether the reading is cancelled: any change of those is a new revision.
+    if (
+        delay != current.delay_minutes
+        or was_cancelled != (state is State.CANCELLED)
+        or (started, ended) != (current.started_at, current.ended_at)
+    ):
         revision += 1
         changed_at = now
     return replace(
@@ -157,4 +189,6 @@ def apply_status(
         updated_at=now,
         calendar_revision=revision,
         calendar_changed_at=changed_at,
+        started_at=started,
+        ended_at=ended,
     )

@@ -5,6 +5,8 @@ Pure functions of the config: no I/O. Field names here are a contract (docs/prot
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -21,7 +23,23 @@ def event_json(event: Event) -> dict[str, Any]:
         "date": event.date.isoformat(),
         "description": dict(event.description),
         "public_url": event.public_url,
+        "moments": moments_json(event),
     }
+
+
+def moments_json(event: Event) -> list[dict[str, Any]]:
+    """The named instants every screen counts down to (docs/config.md)."""
+    return [
+        {"id": m.id, "name": dict(m.name), "at_utc": schedule.iso_utc(m.at_utc)}
+        for m in event.moments
+    ]
+
+
+def schedule_version(config: Config) -> str:
+    """A short fingerprint of the schedule clients hold (``/api/cities``): another config, or
+    the same edited, gives another version, so an open page knows to read it again."""
+    text = json.dumps(cities_json(config), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def city_json(city: City, other_zone: str | None = None) -> dict[str, Any]:
@@ -75,6 +93,11 @@ def cities_json(config: Config, other_zone: str | None = None) -> dict[str, Any]
     }
 
 
+def cities_body(config: Config, other_zone: str | None = None) -> dict[str, Any]:
+    """The body of ``GET /api/cities``: the schedule and its ``schedule_version``."""
+    return {**cities_json(config, other_zone), "schedule_version": schedule_version(config)}
+
+
 def schedule_table(config: Config, reference_zone: str) -> list[tuple[str, str, str, str]]:
     """Rows for ``coordinator check-config``: city, local start with offset, UTC, reference time."""
     rows = []
@@ -107,6 +130,8 @@ def status_fields(status: CityStatus) -> dict[str, Any]:
         "calendar_changed_at": (
             schedule.iso_utc(status.calendar_changed_at) if status.calendar_changed_at else None
         ),
+        "started_at": schedule.iso_utc(status.started_at) if status.started_at else None,
+        "ended_at": schedule.iso_utc(status.ended_at) if status.ended_at else None,
     }
 
 
@@ -118,8 +143,10 @@ def snapshot_message(
     statuses: Mapping[str, CityStatus],
     online: Mapping[str, bool],
     cue_views: Mapping[str, Mapping[str, Any]],
+    version: str | None = None,
 ) -> dict[str, Any]:
-    """The ``snapshot`` message: every city's schedule and live status, every cue channel."""
+    """The ``snapshot`` message: every city's schedule and live status, every cue channel, the
+    moments, and the schedule's ``version`` (computed here unless the caller holds it)."""
     cities = []
     for city in config.cities:
         item = city_json(city)
@@ -130,6 +157,9 @@ def snapshot_message(
         "type": "snapshot",
         "epoch": epoch,
         "seq": seq,
+        "schedule_version": version or schedule_version(config),
+        "public_url": config.event.public_url,
+        "moments": moments_json(config.event),
         "cities": cities,
         "cues": {city: dict(view) for city, view in cue_views.items()},
     }

@@ -163,6 +163,8 @@ class Hub:
         self._snapshot_scripts: tuple[tuple[str, Script], ...] = ()
         self._snapshot_texts: dict[Actor, str] = {}
         self._reading: asyncio.Future[tuple[Snapshot, bool]] | None = None
+        # The config does not change while the process runs: its fingerprint is computed once.
+        self.schedule_version = views.schedule_version(store.config)
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
         store.on_availability(self.availability_changed)
@@ -289,6 +291,7 @@ class Hub:
             statuses=snap.statuses,
             online=snap.online,
             cue_views=views_by_channel["live"],
+            version=self.schedule_version,
         )
         message["rehearsal"] = views_by_channel["rehearsal"]
         return message

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -150,7 +151,7 @@ class Sessions:
             if isinstance(message, Hello):
                 return message
             if isinstance(message, Ping):
-                conn.send({"type": "pong"})
+                conn.send(protocol.pong_message(message, datetime.now(UTC)))
                 continue
             conn.send(error_message(message.id, "invalid", "send hello first"))
         return None
@@ -220,6 +221,8 @@ class Sessions:
             "city": conn.actor.city,
             "seq": seq,
             "epoch": epoch,
+            "server_time": protocol.iso_ms(datetime.now(UTC)),
+            "schedule_version": self.hub.schedule_version,
         }
         if conn.actor.role in (Role.COORDINATOR, Role.ADMIN):
             # The moves this role may make, so pages offer only valid buttons (rules.py).
@@ -244,7 +247,7 @@ class Sessions:
             if not self._admit(conn, getattr(message, "id", None)):
                 continue
             if isinstance(message, Ping):
-                conn.send({"type": "pong"})
+                conn.send(protocol.pong_message(message, datetime.now(UTC)))
             elif isinstance(message, Hello):
                 conn.send(
                     error_message(None, "invalid", "hello: already received on this connection")

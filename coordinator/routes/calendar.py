@@ -20,7 +20,7 @@ async def api_cities(request: Request) -> Response:
     zone = request.query_params.get("tz")
     if zone is not None and not schedule.is_known_zone(zone):
         raise ApiError("invalid", f"tz: unknown time zone {zone!r}", field="tz")
-    return JSONResponse(views.cities_json(cfg, zone or cfg.cities[0].timezone))
+    return JSONResponse(views.cities_body(cfg, zone or cfg.cities[0].timezone))
 
 
 async def calendar_all(request: Request) -> Response:

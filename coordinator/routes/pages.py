@@ -32,10 +32,12 @@ async def page(name: str, request: Request) -> Response:
 
 
 async def follow_qr(request: Request) -> Response:
-    """A QR code (SVG) of the city's /follow page, for the projector before the reading:
+    """A QR code (SVG) of the city's /follow page, for the projector before the reading
+    (``?channel=rehearsal``: of its rehearsal phone page, for the rehearsal projector):
     drawn once per address (0.2-0.5 s of CPU each), in a thread."""
     city_id = path_city(request)
-    url = f"{link_base(request)}/follow/{city_id}"
+    rehearsal = request.query_params.get("channel") == "rehearsal"
+    url = f"{link_base(request)}/follow/{city_id}{'?channel=rehearsal' if rehearsal else ''}"
     drawn = context(request).qr_codes
     svg = drawn.get(url)
     if svg is None:

@@ -189,6 +189,8 @@ def status_to_record(status: CityStatus) -> dict[str, Any]:
         "updated_at": _iso_or_none(status.updated_at),
         "calendar_revision": status.calendar_revision,
         "calendar_changed_at": _iso_or_none(status.calendar_changed_at),
+        "started_at": _iso_or_none(status.started_at),
+        "ended_at": _iso_or_none(status.ended_at),
     }
 
 
@@ -201,6 +203,9 @@ def status_from_record(data: Mapping[str, Any]) -> CityStatus:
         updated_at=_dt_or_none(data.get("updated_at")),
         calendar_revision=int(data.get("calendar_revision", 0)),
         calendar_changed_at=_dt_or_none(data.get("calendar_changed_at")),
+        # Absent from records written before the actual times were kept: not known.
+        started_at=_dt_or_none(data.get("started_at")),
+        ended_at=_dt_or_none(data.get("ended_at")),
     )
 
 

@@ -5,9 +5,17 @@
 // "Synced" (connection state "live") means the page holds the server's whole state: after a
 // snapshot, or once a replay has reached the seq the welcome announced. Until then the state
 // is "connecting" or "reconnecting", and pages must not present what they hold as live.
+//
+// It also feeds the page's one clock (clock.js) from the server's `welcome` and `pong` times,
+// and when the welcome announces another schedule than the one this client saw (the server
+// came back with an edited config), it asks for a fresh snapshot rather than a replay.
+import { clock } from "/static/clock.js";
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 30000;
+const OPEN_TIMEOUT_MS = 10000; // an opening handshake lost in a dead network: try again
+const CLOCK_PINGS = 4; // round trips measured right after each sync, for the clock
+const CLOCK_PING_GAP_MS = 300;
 
 export class LiveClient {
   /**
@@ -24,9 +32,12 @@ export class LiveClient {
    *   the last known state, and commands wait (they are re-sent until answered)
    * @param {number} [options.minDelayMs]  first reconnect back-off (default 500), doubling...
    * @param {number} [options.maxDelayMs]  ...up to this (default 30000)
-   * @param {number} [options.heartbeatMs]  0 (default): off. Otherwise send a ping this often
-   *   while synced, and treat the connection as lost when a ping gets no answer within as long
-   *   (a phone in a tunnel keeps a dead socket "open" for minutes).
+   * @param {number} [options.heartbeatMs]  0 (default): off. Otherwise send a ping every half
+   *   of it while synced, and treat the connection as lost when a ping gets no answer in time
+   *   (a phone in a tunnel keeps a dead socket "open" for minutes): a dead network is
+   *   noticed within heartbeatMs.
+   * @param {string|null} [options.scheduleVersion]  the schedule the page already holds (the
+   *   dashboard's, from the page); a welcome with another one brings a fresh snapshot
    */
   constructor(options) {
     this.options = options;
@@ -47,6 +58,27 @@ export class LiveClient {
     this._retry = null;
     this._beat = null;
     this._pingSent = null;
+    this._helloSent = null;
+    this._now = false; // reconnect without waiting (a resync, the network back)
+    this.scheduleVersion = options.scheduleVersion || null;
+    this._wake = () => this.wake();
+    // Back online, or shown again (a phone out of a pocket): do not wait out the back-off.
+    window.addEventListener("online", this._wake);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") this.wake();
+    });
+  }
+
+  /** Reconnect now if disconnected; a connection that may be dead gets a ping to prove it. */
+  wake() {
+    if (this.stopped) return;
+    if (!this.ws && this._retry !== null) {
+      clearTimeout(this._retry);
+      this._retry = null;
+      this.connect();
+    } else if (this.ws && this.synced && this._pingSent === null) {
+      this._ping(); // a dead socket is then found within heartbeatMs, not minutes
+    }
   }
 
   connect() {
@@ -58,24 +90,28 @@ export class LiveClient {
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws = ws;
     this._target = null;
+    // A handshake sent into a dead network may never be answered nor refused.
+    const opening = setTimeout(() => { if (ws.readyState === WebSocket.CONNECTING) this._drop(ws); }, OPEN_TIMEOUT_MS);
     ws.addEventListener("open", () => {
+      clearTimeout(opening);
       if (this.ws !== ws) return;
       const hello = { type: "hello" };
       const token = this.options.token ? this.options.token() : null;
       if (token) hello.token = token;
       if (this.seq !== null) { hello.since = this.seq; hello.epoch = this.epoch; }
       if (this.options.channels) hello.channels = this.options.channels;
+      this._helloSent = Date.now();
       ws.send(JSON.stringify(hello));
       // The server answers messages in order, after the catch-up it sends for hello: this
       // pong marks the end of a replay even when none of it was on this client's channels.
-      ws.send(JSON.stringify({ type: "ping" }));
+      ws.send(JSON.stringify({ type: "ping", t: Date.now() }));
     });
     ws.addEventListener("message", (e) => {
       if (this.ws !== ws) return;
       this._pingSent = null;
       this._onMessage(JSON.parse(e.data));
     });
-    ws.addEventListener("close", () => this._drop(ws));
+    ws.addEventListener("close", () => { clearTimeout(opening); this._drop(ws); });
   }
 
   close() {
@@ -104,7 +140,9 @@ export class LiveClient {
     this._setConnection("reconnecting");
     const delay = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this.attempt);
     this.attempt += 1;
-    this._retry = setTimeout(() => this.connect(), delay / 2 + Math.random() * delay / 2);
+    const wait = this._now ? 0 : delay / 2 + Math.random() * delay / 2;
+    this._now = false;
+    this._retry = setTimeout(() => this.connect(), wait);
   }
 
   _setDegraded(degraded) {
@@ -122,8 +160,21 @@ export class LiveClient {
     const o = this.options;
     switch (msg.type) {
       case "welcome":
+        if (msg.server_time && this._helloSent !== null) {
+          clock.sample(this._helloSent, msg.server_time, Date.now());
+        }
         if (this.epoch !== null && msg.epoch !== this.epoch) this.seq = null;
         this.epoch = msg.epoch;
+        if (msg.schedule_version && this.scheduleVersion && msg.schedule_version !== this.scheduleVersion &&
+            this.seq !== null) {
+          // Another schedule than ours (an edited config): a replay would not bring it.
+          this.scheduleVersion = msg.schedule_version;
+          this.seq = null;
+          this._now = true;
+          this.ws.close();
+          return;
+        }
+        if (msg.schedule_version) this.scheduleVersion = msg.schedule_version;
         if (this.seq !== null && msg.seq < this.seq) {
           // The server's history is behind ours (restored from a backup?): what we hold
           // cannot be trusted. Forget it and reconnect for a snapshot.
@@ -159,6 +210,7 @@ export class LiveClient {
         if (o.onEvent && !msg.hidden) o.onEvent(msg);
         break;
       case "pong":
+        if (msg.server_time && typeof msg.t === "number") clock.sample(msg.t, msg.server_time, Date.now());
         if (!this.synced && this._target !== null && this.seq !== null) this._synced();
         break;
       case "service":
@@ -182,23 +234,41 @@ export class LiveClient {
     this.attempt = 0;
     this._setConnection("live");
     this._startHeartbeat();
+    this._clockPings(this.ws);
     for (const message of this.pending.values()) this.ws.send(JSON.stringify(message));
   }
 
+  /** A few round trips right after a sync: the clock's offset from the best of them. */
+  _clockPings(ws) {
+    for (let i = 1; i <= CLOCK_PINGS; i++) {
+      setTimeout(() => {
+        if (this.ws === ws && ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ type: "ping", t: Date.now() }));
+        }
+      }, i * CLOCK_PING_GAP_MS);
+    }
+  }
+
+  _ping() {
+    this._pingSent = performance.now();
+    this.ws.send(JSON.stringify({ type: "ping", t: Date.now() }));
+  }
+
+  // A ping every half period; one unanswered for half a period means the connection is lost.
+  // Whenever the network dies, it is noticed within heartbeatMs.
   _startHeartbeat() {
     this._stopHeartbeat();
     if (!this.heartbeatMs) return;
     const ws = this.ws;
+    const half = this.heartbeatMs / 2;
     this._beat = setInterval(() => {
       if (this.ws !== ws) return;
-      const now = performance.now();
       if (this._pingSent !== null) {
-        if (now - this._pingSent > this.heartbeatMs) this._drop(ws); // no answer: lost
+        if (performance.now() - this._pingSent >= half - 50) this._drop(ws); // no answer: lost
         return;
       }
-      this._pingSent = now;
-      ws.send(JSON.stringify({ type: "ping" }));
-    }, this.heartbeatMs);
+      this._ping();
+    }, half);
   }
 
   _stopHeartbeat() {

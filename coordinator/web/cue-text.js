@@ -160,6 +160,20 @@ export function audienceChannel(cityId) {
   };
 }
 
+/** Whether this page was opened at a loopback address (127.0.0.1, localhost, ::1): one that
+ * only this computer can open, so a QR code of it leads no phone anywhere. */
+export function openedAtLoopback() {
+  const host = location.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** The address of the city's phone page as phones should open it: from the event's
+ * public_url when the config has one, else this page's own origin. */
+export function followAddress(cityId, publicUrl, rehearsal) {
+  const base = (publicUrl || location.origin).replace(/\/+$/, "");
+  return `${base}/follow/${encodeURIComponent(cityId)}${rehearsal ? "?channel=rehearsal" : ""}`;
+}
+
 /** Keep the screen awake while the page is shown (a projector laptop, a phone held to follow
  * the reading). Best effort: browsers refuse it without a gesture or on battery saver. */
 export async function keepAwake() {

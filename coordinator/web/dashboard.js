@@ -5,7 +5,13 @@
 // No framework, no build step, nothing from another site; all text through i18n.js.
 
 import { LiveClient, el, formatDuration } from "/static/client.js";
-import { DICT, pickLanguage, rememberLanguage, translateStatic, translator } from "/static/i18n.js";
+import {
+  PUBLIC_LANGUAGES, languageSwitch, pickLanguage, translateStatic, translator, translatorFor,
+} from "/static/i18n.js";
+import { Times, localeFor, viewerZone } from "/static/times.js";
+import { dayOrder, liveNow, nextUp } from "/static/day-order.js";
+import { clock } from "/static/clock.js";
+import { renderMoments } from "/static/moments.js";
 
 const $ = (id) => document.getElementById(id);
 const HOUR = 3600000;
@@ -22,79 +28,31 @@ const model = {
   connection: "connecting",
   degraded: false, // the server said it cannot take changes now (its store fails over)
   lastUpdate: null, // when we last received a snapshot or event, or caught up
+  scheduleVersion: null, // the schedule we hold (/api/cities' schedule_version)
+  moments: [], // the event's named instants: {id, name, at_utc}
   liveSince: new Map(), // id -> ms: when we saw the reading go live
 };
 const cards = new Map(); // id -> {li, ...element references}
-const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 let lang = "en";
-let t = translator(lang);
+let t = translator();
 let locale = "en";
 
-// ---- time formatting ------------------------------------------------------------------------
+// ---- time formatting: one formatter for every page (times.js) -----------------------------
 
-const formats = new Map();
-function dtf(zone, options, loc = locale) {
-  const key = `${loc}|${zone}|${JSON.stringify(options)}`;
-  let f = formats.get(key);
-  if (!f) {
-    f = new Intl.DateTimeFormat(loc, { timeZone: zone, ...options });
-    formats.set(key, f);
-  }
-  return f;
-}
-const HM = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
-const HMS = { ...HM, second: "2-digit" };
+let times = new Times(locale);
+const timeIn = (date, zone) => times.timeIn(date, zone);
+const zoneName = (date, zone) => times.zoneName(date, zone);
+const sameZone = (a, b) => times.sameZone(a, b);
+const utcHM = (ms) => times.utcHM(ms);
 
-function part(date, zone, options, type, loc) {
-  const found = dtf(zone, options, loc).formatToParts(date).find((p) => p.type === type);
-  return found ? found.value : "";
-}
-
-/** "+02:00" for a zone at an instant (computed by the browser, so it follows DST). */
-function offsetAt(date, zone) {
-  const name = part(date, zone, { timeZoneName: "longOffset" }, "timeZoneName", "en-US");
-  const m = /([+-])(\d{2}):(\d{2})/.exec(name);
-  return m ? `${m[1]}${m[2]}:${m[3]}` : "+00:00";
-}
-
-/** The zone's short name at an instant. Browsers say "GMT+2" for many zones in many
- * languages; the server's tz database name (CEST, CDT, IST) is used when it applies. */
-function zoneName(date, zone) {
-  for (const id of model.order) {
-    const c = model.cities.get(id);
-    if (c.abbreviation && sameZone(c.timezone, zone) && offsetAt(date, zone) === c.utc_offset) {
-      return c.abbreviation;
-    }
-  }
-  // Then a name the browser knows ("PDT", "CET") in this or another English, rather than "GMT-7".
-  let name = "";
-  for (const loc of [locale, "en-US", "en-GB", "en-IN"]) {
-    name = part(date, zone, { timeZoneName: "short" }, "timeZoneName", loc);
-    if (!/^(GMT|UTC)[+−-]/.test(name)) return name;
-  }
-  return part(date, zone, { timeZoneName: "short" }, "timeZoneName");
-}
-
-/** Whether two IANA names are one zone (browsers say Asia/Calcutta for Asia/Kolkata). */
-const canonical = (zone) => dtf(zone, {}, "en-US").resolvedOptions().timeZone;
-const sameZone = (a, b) => a === b || canonical(a) === canonical(b);
-
-const dayKey = (date, zone) => dtf(zone, { year: "numeric", month: "2-digit", day: "2-digit" }, "en-CA").format(date);
-
-/** "14:00 CEST", with the day in front when it is not the event's day in that zone. */
-function timeIn(date, zone) {
-  let text = `${dtf(zone, HM).format(date)} ${zoneName(date, zone)}`;
-  if (model.event && dayKey(date, zone) !== model.event.date) {
-    text = `${dtf(zone, { weekday: "short", day: "numeric", month: "short" }).format(date)}, ${text}`;
-  }
-  return text;
+/** A new formatter when the language or the schedule changes. */
+function resetTimes() {
+  times = new Times(locale, model.order.map((id) => model.cities.get(id)), model.event ? model.event.date : null);
 }
 
 function duration(ms) {
   return formatDuration(Math.max(0, ms), (n) => t("days", { n }));
 }
-
-const utcHM = (ms) => dtf("UTC", HM).format(new Date(ms));
 
 // ---- the model --------------------------------------------------------------------------------
 
@@ -102,9 +60,25 @@ const synced = () => model.connection === "live";
 const cityName = (c) => (c.name && (c.name[lang] || c.name.en)) || c.id;
 const stateLabel = (state) => (STATES.includes(state) ? t(`state_${state}`) : t("state_unknown"));
 
+/** The start every view shows: the actual one once the reading began, else the announced
+ * new time while delayed, else the schedule's. */
 function effectiveStart(c) {
+  if (c.started_at && !NOT_STARTED.has(c.state)) return Date.parse(c.started_at);
   const expected = c.state === "delayed" && c.expected_start_utc;
   return Date.parse(expected || c.start_utc);
+}
+
+/** The end: the actual one once it ended, else the start plus the duration. */
+function effectiveEnd(c) {
+  const start = effectiveStart(c);
+  const ended = c.ended_at && (c.state === "finished" || c.state === "cancelled") ? Date.parse(c.ended_at) : NaN;
+  return ended > start ? ended : start + durationMs(c);
+}
+
+/** Whether the reading began at another minute than scheduled (then both are shown). */
+function startedOffSchedule(c) {
+  return Boolean(c.started_at) && !NOT_STARTED.has(c.state) &&
+    Math.abs(Date.parse(c.started_at) - Date.parse(c.start_utc)) >= 60000;
 }
 const durationMs = (c) => Date.parse(c.end_utc) - Date.parse(c.start_utc);
 
@@ -116,7 +90,14 @@ function mergeSchedule(cities) {
     model.order = ids;
     for (const id of [...model.cities.keys()]) if (!ids.includes(id)) model.cities.delete(id);
   }
+  resetTimes();
   return !same;
+}
+
+/** A status event's status fields (state, note, delay, started_at...): all but the envelope. */
+function statusFields(msg) {
+  const { type, seq, kind, city, at, ...fields } = msg;
+  return fields;
 }
 
 function noteLiveSince(id, state, at) {
@@ -133,6 +114,7 @@ function setText(node, text) {
 function buildCard(id) {
   const li = el("li", "city");
   li.dataset.city = id;
+  li.id = `city-${id}`; // the calendar entries link here
   const r = { li };
   const head = el("div", "card-head");
   r.name = el("h3", "city-name");
@@ -177,13 +159,63 @@ function buildCards() {
   cards.clear();
   $("cities").replaceChildren(...model.order.map(buildCard));
   for (const id of model.order) updateCard(id);
+  orderCards();
+}
+
+// ---- the order of the day: cards, and "now / next" at the top -----------------------------
+
+const knownStatuses = () => synced() && model.haveStatus;
+const allCities = () => model.order.map((id) => model.cities.get(id));
+
+/** Live cards first, then what comes, by start; what is over last (day-order.js). */
+function orderCards() {
+  const wanted = dayOrder(allCities(), effectiveStart, knownStatuses());
+  const list = $("cities");
+  const have = [...list.children].map((li) => li.dataset.city);
+  if (have.join() === wanted.join()) return;
+  const focused = document.activeElement;
+  list.append(...wanted.map((id) => cards.get(id).li).filter(Boolean));
+  if (focused && focused !== document.activeElement && list.contains(focused)) focused.focus();
+}
+
+const listOf = (names) => new Intl.ListFormat(locale, { type: "conjunction" }).format(names);
+
+/** "Live now: Paris" and "Next: Chennai, at 16:10 CET your time (in 00:39:12)". */
+function renderGlance(now) {
+  const box = $("glance");
+  if (!model.order.length) return;
+  box.hidden = false;
+  const known = knownStatuses();
+  const live = known ? liveNow(allCities().filter((c) => c)) : [];
+  const nowLine = $("now-live");
+  nowLine.hidden = !known;
+  nowLine.dataset.live = String(live.length > 0);
+  const names = live.map((c) => (c.state === "paused" ? t("glance_paused", { city: cityName(c) }) : cityName(c)));
+  setText(nowLine, live.length ? t("glance_live", { cities: listOf(names) }) : t("glance_none_live"));
+  const next = nextUp(allCities(), effectiveStart, durationMs, now, known);
+  const nextLine = $("now-next");
+  if (!next.cities.length) {
+    setText(nextLine, t("glance_no_next"));
+    return;
+  }
+  const vars = {
+    cities: listOf(next.cities.map(cityName)),
+    time: timeIn(new Date(next.start), viewerZone),
+    d: duration(next.start - now),
+  };
+  setText(nextLine, t(next.start > now ? "glance_next" : "glance_next_due", vars));
 }
 
 /** A start time in one zone; when delayed, the new time then the old one struck through. */
 function startCell(dd, c, zone) {
   const nodes = [];
   const scheduled = new Date(c.start_utc);
-  if (c.state === "delayed" && c.expected_start_utc) {
+  if (startedOffSchedule(c)) {
+    const old = el("del", "", timeIn(scheduled, zone));
+    old.prepend(el("span", "visually-hidden", `${t("was")} `));
+    nodes.push(el("span", "visually-hidden", `${t("began_word")} `));
+    nodes.push(el("strong", "new-time", timeIn(new Date(c.started_at), zone)), " ", old);
+  } else if (c.state === "delayed" && c.expected_start_utc) {
     const old = el("del", "", timeIn(scheduled, zone));
     old.prepend(el("span", "visually-hidden", `${t("was")} `));
     nodes.push(el("span", "visually-hidden", `${t("now_word")} `));
@@ -215,10 +247,15 @@ function updateCard(id) {
   startCell(r.ddViewer, c, viewerZone);
 
   const delayed = known && c.state === "delayed" && c.expected_start_utc;
-  r.delay.hidden = !delayed;
+  const began = known && startedOffSchedule(c);
+  r.delay.hidden = !delayed && !began;
   if (delayed) {
     const at = new Date(c.expected_start_utc);
     setText(r.delay, t("delayed_by", { n: c.delay_minutes, time: timeIn(at, c.timezone) }));
+  } else if (began) {
+    setText(r.delay, t("started_at", {
+      time: timeIn(new Date(c.started_at), c.timezone), scheduled: timeIn(new Date(c.start_utc), c.timezone),
+    }));
   }
 
   r.tbc.hidden = c.confirmed;
@@ -256,7 +293,7 @@ function updateCard(id) {
 
   setText(r.calendar, t("add_to_calendar"));
   r.calendar.setAttribute("aria-label", t("add_to_calendar_aria", { city: cityName(c) }));
-  tickCard(id, Date.now());
+  tickCard(id, clock.now());
 }
 
 // ---- drift: how far each surtitled city is from the reference -----------------------------
@@ -343,11 +380,13 @@ function timing(c, now) {
     return t("overdue", { d: duration(now - start) });
   }
   if (c.state === "live") {
-    const since = model.liveSince.get(c.id) ?? Date.parse(c.updated_at || c.start_utc);
+    const since = c.started_at ? Date.parse(c.started_at)
+      : model.liveSince.get(c.id) ?? Date.parse(c.updated_at || c.start_utc);
     return t("live_for", { d: duration(now - since) });
   }
   if (c.state === "paused" && c.updated_at) return t("paused_for", { d: duration(now - Date.parse(c.updated_at)) });
-  if (c.state === "finished" && c.updated_at) return t("ended_at", { time: timeIn(new Date(c.updated_at), c.timezone) });
+  const ended = c.ended_at || c.updated_at;
+  if (c.state === "finished" && ended) return t("ended_at", { time: timeIn(new Date(ended), c.timezone) });
   return "";
 }
 
@@ -356,7 +395,7 @@ function tickCard(id, now) {
   const c = model.cities.get(id);
   if (!r || !c) return;
   const date = new Date(now);
-  setText(r.clockTime, `${dtf(c.timezone, HMS).format(date)} ${zoneName(date, c.timezone)}`);
+  setText(r.clockTime, times.clock(date, c.timezone));
   r.clockTime.dateTime = date.toISOString();
   setText(r.countdown, timing(c, now));
 }
@@ -370,7 +409,7 @@ function buildTimeline() {
   if (!model.order.length) return;
   const cities = model.order.map((id) => model.cities.get(id));
   const starts = cities.map((c) => Math.min(Date.parse(c.start_utc), effectiveStart(c)));
-  const ends = cities.map((c) => effectiveStart(c) + durationMs(c));
+  const ends = cities.map((c) => Math.max(effectiveEnd(c), Date.parse(c.start_utc) + durationMs(c)));
   timeline.t0 = Math.floor(Math.min(...starts) / HOUR) * HOUR - HOUR;
   timeline.t1 = Math.ceil(Math.max(...ends) / HOUR) * HOUR + HOUR;
   const span = timeline.t1 - timeline.t0;
@@ -389,8 +428,8 @@ function buildTimeline() {
     label.append(el("span", "tl-name", cityName(c)), el("span", "tl-state", stateText));
     const track = el("span", "tl-track");
     const start = effectiveStart(c);
-    const end = start + durationMs(c);
-    if (start !== Date.parse(c.start_utc)) {
+    const end = effectiveEnd(c);
+    if (Math.abs(start - Date.parse(c.start_utc)) >= 60000) {
       const ghost = el("span", "tl-ghost");
       ghost.style.left = pct(Date.parse(c.start_utc));
       ghost.style.width = `${(durationMs(c) / span) * 100}%`;
@@ -423,7 +462,7 @@ function buildTimeline() {
   box.style.setProperty("--hours", String(hours));
   box.replaceChildren(rows, axis);
   $("timeline-section").hidden = false;
-  tickTimeline(Date.now());
+  tickTimeline(clock.now());
 }
 
 function tickTimeline(now) {
@@ -441,7 +480,7 @@ function renderConnection() {
   const state = model.connection === "live" && model.degraded ? "degraded" : model.connection;
   document.body.dataset.connection = model.connection;
   node.dataset.state = state;
-  const time = model.lastUpdate ? dtf(viewerZone, HMS).format(model.lastUpdate) : "";
+  const time = model.lastUpdate ? times.hms(model.lastUpdate, viewerZone) : "";
   let text = t("conn_connecting");
   if (state === "live") text = t("conn_live");
   else if (state === "degraded") text = t("conn_degraded");
@@ -452,26 +491,26 @@ function renderConnection() {
 
 function renderStatuses() {
   for (const id of model.order) updateCard(id);
+  orderCards();
   buildTimeline();
   renderConnection();
+  renderGlance(clock.now());
 }
 
 function renderAll() {
   document.documentElement.lang = lang;
   translateStatic(document, t);
-  for (const button of document.querySelectorAll("#lang-switch button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
-  }
+  languageSwitch($("lang-switch"), PUBLIC_LANGUAGES, lang, setLanguage);
   if (model.event) {
     const title = model.event.title[lang] || model.event.title.en || "";
     setText($("title"), title);
     document.title = t("page_title", { title });
     const date = new Date(`${model.event.date}T12:00:00Z`);
-    setText($("event-date"), t("event_date", { date: dtf("UTC", { dateStyle: "full" }).format(date) }));
+    setText($("event-date"), t("event_date", { date: times.longDate(date) }));
   }
   // Browsers may name a zone by an old alias (Asia/Calcutta): say it as the config does.
   const alias = model.order.map((id) => model.cities.get(id).timezone).find((z) => sameZone(z, viewerZone));
-  setText($("viewer-zone"), `${zoneName(new Date(), viewerZone)} (${alias || viewerZone})`);
+  setText($("viewer-zone"), `${zoneName(clock.date(), viewerZone)} (${alias || viewerZone})`);
   if (model.order.length) buildCards();
   buildTimeline();
   renderConnection();
@@ -481,10 +520,12 @@ function renderAll() {
 let tickTimer = null;
 function tick() {
   clearTimeout(tickTimer);
-  const now = Date.now();
-  setText($("viewer-now"), dtf(viewerZone, HMS).format(new Date(now)));
+  const now = clock.now();
+  setText($("viewer-now"), times.hms(new Date(now), viewerZone));
   for (const id of model.order) tickCard(id, now);
   if (model.order.length) tickTimeline(now);
+  renderGlance(now);
+  // On the event clock's second, so every screen turns its seconds at the same instant.
   tickTimer = setTimeout(tick, 1000 - (now % 1000) + 20);
 }
 
@@ -499,24 +540,32 @@ function announce(text) {
   announcements.push(text);
 }
 
-function setLanguage(next) {
-  lang = DICT[next] ? next : "en";
-  t = translator(lang);
-  const preferred = (navigator.languages || [navigator.language]).find((tag) => tag && tag.toLowerCase().split("-")[0] === lang);
-  locale = preferred || lang;
-  formats.clear();
+async function setLanguage(next) {
+  const wanted = PUBLIC_LANGUAGES.includes(next) ? next : "en";
+  const translate = await translatorFor(wanted);
+  lang = wanted;
+  t = translate;
+  locale = localeFor(lang);
+  resetTimes();
   renderAll();
 }
 
 // ---- live updates -----------------------------------------------------------------------------
 
 function onSnapshot(msg) {
+  if (msg.schedule_version && msg.schedule_version !== model.scheduleVersion) {
+    // The server has another schedule than the page (a restart with an edited config): the
+    // snapshot brings the cities; the event's title and date come with /api/cities.
+    model.scheduleVersion = msg.schedule_version;
+    fetchSchedule();
+  }
+  if (msg.moments) model.moments = msg.moments;
   const rebuilt = mergeSchedule(msg.cities);
   for (const c of msg.cities) noteLiveSince(c.id, c.state, c.updated_at);
   model.cues = {};
   for (const [id, cue] of Object.entries(msg.cues || {})) model.cues[id] = cue;
   model.haveStatus = true;
-  model.lastUpdate = new Date();
+  model.lastUpdate = clock.date();
   if (rebuilt) buildCards();
   renderStatuses();
   scheduleDrift();
@@ -524,17 +573,16 @@ function onSnapshot(msg) {
 
 function onEvent(msg) {
   const c = model.cities.get(msg.city);
-  model.lastUpdate = new Date();
+  model.lastUpdate = clock.date();
   if (!c) return;
   if (msg.kind === "status") {
     noteLiveSince(msg.city, msg.state, msg.at || msg.updated_at);
-    Object.assign(c, {
-      state: msg.state, note: msg.note, delay_minutes: msg.delay_minutes,
-      expected_start_utc: msg.expected_start_utc, updated_at: msg.updated_at,
-    });
+    Object.assign(c, statusFields(msg));
     announce([t("announce_status", { city: cityName(c), state: stateLabel(c.state) }), c.note || ""].join(" ").trim());
     updateCard(msg.city);
+    orderCards();
     buildTimeline();
+    renderGlance(clock.now());
   } else if (msg.kind === "presence") {
     c.online = msg.online;
   } else if (msg.kind === "cue" && msg.channel !== "rehearsal") {
@@ -548,7 +596,7 @@ function onEvent(msg) {
 function onConnection(state) {
   model.connection = state;
   if (state === "live") {
-    model.lastUpdate = new Date();
+    model.lastUpdate = clock.date();
     scheduleDrift();
   }
   renderStatuses();
@@ -558,6 +606,8 @@ function onConnection(state) {
  * so the cards are drawn before the first paint; else from /api/cities, drawn when it comes. */
 function takeSchedule(data) {
   model.event = data.event;
+  model.scheduleVersion = data.schedule_version || model.scheduleVersion;
+  model.moments = data.event.moments || [];
   mergeSchedule(data.cities);
 }
 
@@ -570,23 +620,13 @@ async function fetchSchedule() {
   }
 }
 
-function main() {
+async function main() {
   const servedAt = $("served-at"); // the server's note for visitors without JavaScript
   if (servedAt) servedAt.hidden = true;
   $("viewer-clock").hidden = false;
   const inline = $("cities").dataset.schedule;
   if (inline) takeSchedule(JSON.parse(inline));
-  setLanguage(pickLanguage());
-  $("lang-switch").hidden = false;
-  for (const button of document.querySelectorAll("#lang-switch button")) {
-    button.addEventListener("click", () => {
-      rememberLanguage(button.dataset.lang);
-      const url = new URL(location.href);
-      url.searchParams.set("lang", button.dataset.lang);
-      history.replaceState(null, "", url);
-      setLanguage(button.dataset.lang);
-    });
-  }
+  await setLanguage(pickLanguage(PUBLIC_LANGUAGES));
   const webcal = $("sub-webcal");
   webcal.href = `webcal://${location.host}/calendar.ics`;
   $("sub-webcal-line").hidden = false;
@@ -602,7 +642,11 @@ function main() {
   }
   if (!inline) fetchSchedule();
   const onService = (degraded) => { model.degraded = degraded; renderConnection(); };
-  new LiveClient({ onSnapshot, onEvent, onConnection, onService, heartbeatMs: 15000 }).connect();
+  new LiveClient({
+    onSnapshot, onEvent, onConnection, onService, heartbeatMs: 10000,
+    scheduleVersion: model.scheduleVersion,
+  }).connect();
+  setInterval(() => renderMoments($("moments"), model.moments, clock.now(), lang, t), 100);
 }
 
 main();

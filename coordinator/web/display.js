@@ -14,8 +14,12 @@
 // Once back, it shows the cue that is current then. Changes are drawn on the next frame, so the
 // events of a catch-up after a reconnect are drawn once, as their final state.
 import { LiveClient } from "/static/client.js";
+import { clock } from "/static/clock.js";
+import { renderMoments } from "/static/moments.js";
+import { PUBLIC_LANGUAGES, dictionary, translator } from "/static/i18n.js";
 import {
-  audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, screenLanguages,
+  audienceChannel, cityFromPath, cueBlocks, followAddress, hasText, keepAwake, openedAtLoopback,
+  screenLanguages,
 } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -34,6 +38,9 @@ let names = new Map(); // city id -> {en, fr} names, for the follow mark
 let drawn = null; // what is on screen, to skip redrawing the same thing
 let frame = 0;
 let fallback = 0;
+let moments = []; // the event's moments, from the snapshot
+let publicUrl = null; // the event's public address, from the snapshot
+const MOMENTS_WITHIN_MS = 3600000; // the projector shows a moment's countdown its last hour
 
 /** The languages to show: ?lang=, else the config's (the shared rule: screenLanguages). */
 function chosenLanguages() {
@@ -80,8 +87,10 @@ function draw() {
     inner.replaceChildren();
     delete inner.dataset.index;
   }
+  if (show === "qr") drawCaption();
   if (show === "qr" && !$("qr").getAttribute("src")) {
-    $("qr").src = `/cities/${encodeURIComponent(CITY)}/follow-qr.svg`;
+    $("qr").src = `/cities/${encodeURIComponent(CITY)}/follow-qr.svg` +
+      (CHANNEL.rehearsal ? "?channel=rehearsal" : "");
   }
 }
 
@@ -139,6 +148,9 @@ const client = new LiveClient({
     const city = (msg.cities || []).find((c) => c.id === CITY);
     if (city && city.surtitles) configured = city.surtitles.languages;
     names = new Map((msg.cities || []).map((c) => [c.id, c.name || {}]));
+    moments = msg.moments || [];
+    publicUrl = msg.public_url || null;
+    showFollowAddress();
     cues = CHANNEL.inSnapshot(msg);
     schedule();
   },
@@ -149,14 +161,74 @@ const client = new LiveClient({
   },
 });
 
-$("follow-url").textContent = `${location.host}/follow/${CITY}`;
+/** The phone page's address under the QR code, and a plain warning for the technician when
+ * the code leads nowhere: this page opened at a loopback address, and no public_url set. */
+function showFollowAddress() {
+  $("follow-url").textContent = followAddress(CITY, publicUrl, CHANNEL.rehearsal).replace(/^https?:\/\//, "");
+  const warn = openedAtLoopback() && !publicUrl;
+  $("qr-warning").hidden = !warn;
+  if (warn) {
+    const langs = captionLanguages();
+    $("qr-warning").textContent = [...new Set([langs[0], "en"])]
+      .map((lang) => wordsIn(lang)("screen_loopback", { address: location.host })).join(" / ");
+  }
+}
+
 if (CHANNEL.rehearsal) {
   $("watermark").hidden = false;
   document.body.classList.add("rehearsal");
   document.title = `RÉPÉTITION · REHEARSAL — ${document.title}`;
 }
+// The projector's own words (the QR caption, the moments): in the languages it shows, each
+// from its dictionary, with English after them for visitors.
+const translators = new Map();
+let dictionariesIn = 0; // how many dictionaries have arrived: the caption is redrawn for each
+const english = translator(await dictionary("en")); // until a caption's own language is in
+function wordsIn(lang) {
+  if (!translators.has(lang)) {
+    translators.set(lang, english);
+    dictionary(lang).then((dict) => {
+      translators.set(lang, translator(dict));
+      dictionariesIn += 1;
+      drawCaption();
+      showFollowAddress();
+    });
+  }
+  return translators.get(lang);
+}
+
+/** The languages of the projector's captions: its own (those with a dictionary), then English. */
+function captionLanguages() {
+  const own = chosenLanguages().filter((lang) => PUBLIC_LANGUAGES.includes(lang));
+  return [...new Set([...own, "en"])].slice(0, 3);
+}
+
+let captionKey = "";
+function drawCaption() {
+  const langs = captionLanguages();
+  const key = `${langs.join(",")}|${dictionariesIn}`;
+  if (key === captionKey) return;
+  captionKey = key;
+  const nodes = [];
+  langs.forEach((lang, i) => {
+    if (i) nodes.push(" ", Object.assign(document.createElement("span"), { className: "sep", textContent: "/" }), " ");
+    nodes.push(Object.assign(document.createElement("span"), { lang, textContent: wordsIn(lang)("screen_surtitles") }));
+  });
+  for (const node of nodes) if (node.className === "sep") node.setAttribute("aria-hidden", "true");
+  $("waiting-text").replaceChildren(...nodes);
+  $("qr").alt = wordsIn(langs[0])("screen_qr_alt");
+}
+
+/** The moments' countdown, on the event clock, in the projector's first language. */
+function tickMoments() {
+  const lang = captionLanguages()[0];
+  renderMoments($("moments"), live ? moments : [], clock.now(), lang, wordsIn(lang), MOMENTS_WITHIN_MS);
+}
+
+setInterval(tickMoments, 100);
 window.addEventListener("resize", onResize);
 document.addEventListener("visibilitychange", keepAwake);
 keepAwake();
+showFollowAddress();
 draw();
 client.connect();

@@ -7,6 +7,9 @@
 // never mistaken for the current one; once back, the page shows the cue that is current then.
 // ?channel=rehearsal follows the city's rehearsal channel, under a RÉPÉTITION · REHEARSAL band.
 import { LiveClient, el } from "/static/client.js";
+import { clock } from "/static/clock.js";
+import { renderMoments } from "/static/moments.js";
+import { PUBLIC_LANGUAGES, dictionary, pickLanguage, translator } from "/static/i18n.js";
 import {
   audienceChannel, cityFromPath, cueBlocks, hasText, keepAwake, languageName, screenLanguages,
 } from "/static/cue-text.js";
@@ -20,46 +23,14 @@ const SIZES = ["small", "medium", "large"];
 const THEMES = ["normal", "dim", "contrast"];
 const CHANNEL = audienceChannel(CITY);
 
-const TEXTS = {
-  fr: {
-    connecting: "Connexion…",
-    reconnecting: "Reconnexion… Cette ligne n’est peut-être plus la bonne.",
-    waiting: "Les surtitres s’afficheront ici dès le début de la lecture.",
-    missing: "Pas de surtitres pour cette ville.",
-    prefs: "Affichage",
-    size: "Taille du texte",
-    small: "Petit",
-    medium: "Moyen",
-    large: "Grand",
-    theme: "Affichage",
-    normal: "Normal",
-    dim: "Atténué",
-    contrast: "Contraste élevé",
-    note: "Réglages gardés sur ce téléphone, jamais envoyés.",
-  },
-  en: {
-    connecting: "Connecting…",
-    reconnecting: "Reconnecting… this line may be out of date.",
-    waiting: "The surtitles will appear here when the reading starts.",
-    missing: "No surtitles for this city.",
-    prefs: "Display",
-    size: "Text size",
-    small: "Small",
-    medium: "Medium",
-    large: "Large",
-    theme: "Display",
-    normal: "Normal",
-    dim: "Dim",
-    contrast: "High contrast",
-    note: "Kept on this phone, never sent.",
-  },
-};
-
 let live = false;
 let everLive = false;
 let cues = null; // the public cue view
+let moments = []; // the event's moments, from the snapshot
 let configured = null; // the city's surtitle languages
 let chosen = stored(LANG_KEY);
+// ?lang=de: the language of the page and, when the script has it, of the text shown.
+let urlLanguage = (new URLSearchParams(location.search).get("lang") || "").split(",")[0].trim().toLowerCase() || null;
 let size = oneOf(stored(SIZE_KEY), SIZES, "medium");
 let theme = oneOf(stored(THEME_KEY), THEMES, "normal");
 
@@ -89,16 +60,40 @@ function available() {
 
 /** The one language shown: the reader's choice, else the city's (the rule of the screens). */
 function language() {
-  return screenLanguages(available(), [chosen ? [chosen] : [], configured])[0];
+  return screenLanguages(available(), [urlLanguage ? [urlLanguage] : [], chosen ? [chosen] : [], configured])[0];
 }
 
+/** The page's own words: ?lang= when it names one of the public pages' languages, else the
+ * language of the text shown when there is a dictionary for it, else the phone's. */
+function uiLanguage() {
+  if (PUBLIC_LANGUAGES.includes(urlLanguage)) return urlLanguage;
+  const shown = language();
+  return PUBLIC_LANGUAGES.includes(shown) ? shown : pickLanguage(PUBLIC_LANGUAGES);
+}
+
+const translators = new Map();
+let lastWords = translator();
+/** The translator of the page's language; until a newly needed dictionary is in, the one
+ * before it, then a redraw. */
 function words() {
-  return TEXTS[language()] || TEXTS.en;
+  const lang = uiLanguage();
+  if (!translators.has(lang)) {
+    translators.set(lang, null);
+    dictionary(lang).then((dict) => { translators.set(lang, translator(dict)); render(); });
+  }
+  lastWords = translators.get(lang) || lastWords;
+  return lastWords;
 }
 
 function choose(lang) {
   chosen = lang;
   store(LANG_KEY, lang);
+  if (urlLanguage) { // the address keeps saying what is shown
+    urlLanguage = lang;
+    const url = new URL(location.href);
+    url.searchParams.set("lang", lang);
+    history.replaceState(null, "", url);
+  }
   render();
 }
 
@@ -118,12 +113,12 @@ function chooseTheme(next) {
 function renderPrefs(t) {
   document.body.dataset.size = size;
   document.body.dataset.theme = theme;
-  $("prefs-label").textContent = t.prefs;
-  $("size-label").textContent = t.size;
-  $("theme-label").textContent = t.theme;
-  $("prefs-note").textContent = t.note;
+  $("prefs-label").textContent = t("phone_prefs");
+  $("size-label").textContent = t("phone_size");
+  $("theme-label").textContent = t("phone_theme");
+  $("prefs-note").textContent = t("phone_note");
   for (const node of $("prefs").querySelectorAll("[data-word]")) {
-    node.textContent = t[node.dataset.word];
+    node.textContent = t(`phone_${node.dataset.word}`);
   }
   for (const button of $("prefs").querySelectorAll("button[data-size]")) {
     button.setAttribute("aria-pressed", String(button.dataset.size === size));
@@ -160,11 +155,12 @@ function render() {
   document.documentElement.lang = lang;
   document.body.dataset.connection = live ? "live" : "offline";
   renderLanguages();
+  $("langs").setAttribute("aria-label", t("phone_languages"));
   renderPrefs(t);
 
   const banner = $("banner");
   banner.hidden = live;
-  banner.textContent = everLive ? t.reconnecting : t.connecting;
+  banner.textContent = t(everLive ? "phone_reconnecting" : "phone_connecting");
 
   const cue = $("cue");
   const hint = $("hint");
@@ -172,17 +168,21 @@ function render() {
   if (!cues) {
     cue.replaceChildren();
     hint.hidden = !live;
-    hint.textContent = t.missing;
+    hint.textContent = t("phone_missing");
     document.body.dataset.show = "nothing";
     return;
   }
+  // Before the first cue: "the surtitles will appear here". During the reading, a blanked
+  // screen or a blank cue: a quiet "waiting for the next line", never an empty page.
   let show = "nothing";
   if (cues.index === 0 && !cues.blank) show = "waiting";
   else if (cues.index > 0 && !cues.blank && hasText(cues.text, [lang])) show = "text";
+  else if (cues.index > 0) show = "blank";
   if (!live && !everLive) show = "nothing";
   document.body.dataset.show = show;
-  hint.hidden = show !== "waiting";
-  hint.textContent = t.waiting;
+  hint.hidden = show !== "waiting" && !(show === "blank" && live);
+  hint.textContent = t(show === "blank" ? "phone_blank" : "phone_waiting");
+  hint.classList.toggle("quiet", show === "blank");
   if (show === "text") {
     cue.replaceChildren(cueBlocks(cues.text, [lang]));
     cue.dataset.index = String(cues.index);
@@ -207,6 +207,7 @@ const client = new LiveClient({
       if (city.surtitles) configured = city.surtitles.languages;
     }
     cues = CHANNEL.inSnapshot(msg);
+    moments = msg.moments || [];
     render();
   },
   onEvent: (msg) => {
@@ -232,5 +233,7 @@ if (CHANNEL.rehearsal) {
 }
 document.addEventListener("visibilitychange", keepAwake);
 document.addEventListener("click", keepAwake, { once: true });
+setInterval(() => renderMoments($("moments"), moments, clock.now(), uiLanguage(), words()), 100);
+translators.set(uiLanguage(), translator(await dictionary(uiLanguage())));
 render();
 client.connect();

@@ -2,21 +2,21 @@
 // position and its badges, the Current / Next / Previous cards, "On screens now" (exactly what
 // the audience sees, in the projector's languages), the banners of following and freezing, the
 // follow tools and the script list. Reads the state, never changes what it knows (but which
-// rows of the list it has drawn).
+// rows of the list it has drawn). Every word comes from the state's translator (`state.t`).
 import { el } from "/static/client.js";
 import { cueBlocks, cuePlainText, hasText } from "/static/cue-text.js";
 
 const $ = (id) => document.getElementById(id);
 
 /** "cue 12", or "before the first cue" for 0. */
-function cueOrStart(index) {
-  return index === 0 ? "before the first cue" : `cue ${index}`;
+function cueOrStart(state, index) {
+  return index === 0 ? state.t("op_before_first") : state.t("op_cue", { n: index });
 }
 
 function fillTexts(state, node, texts, langs = state.languages) {
   node.replaceChildren();
   if (!texts || !hasText(texts, state.languages)) {
-    node.append(el("p", "empty", texts ? "(blank cue: nothing shown)" : "—"));
+    node.append(el("p", "empty", texts ? state.t("op_blank_cue") : "—"));
     return;
   }
   const blocks = cueBlocks(texts, hasText(texts, langs) ? langs : state.languages);
@@ -46,7 +46,7 @@ export function render(state) {
   if (!view) return;
   $("go").disabled = off || view.index >= view.count;
   $("back").disabled = off || view.index <= 0;
-  renderPosition(view, leader);
+  renderPosition(state, view, leader);
   renderBanners(state);
   renderCards(state, view, leader);
   renderScreens(state);
@@ -54,31 +54,31 @@ export function render(state) {
 }
 
 /** Where the pointer is, and the badges and toggles that say blank and frozen. */
-function renderPosition(view, leader) {
+function renderPosition(state, view, leader) {
+  const { t } = state;
   const { index, count, blank } = view;
   const frozen = Boolean(view.frozen);
   $("jump-to").max = String(count);
   $("position-note").hidden = !leader && !frozen;
-  $("position-note").textContent = leader ? "Your own position, not on screens"
-    : "Your position, unseen until Release";
+  $("position-note").textContent = t(leader ? "op_pos_following" : "op_pos_frozen");
   $("position").textContent = index === 0
-    ? `Before the first cue · ${count} cues`
-    : `Cue ${index} of ${count}`;
+    ? t("op_position_start", { count })
+    : t("op_position", { index, count });
   $("blank-badge").hidden = !blank;
-  $("blank-badge").textContent = frozen || leader
-    ? "BLANK: dark when shown" : "BLANK: screens are dark";
-  $("blank").textContent = blank ? "Unblank" : "Blank";
+  $("blank-badge").textContent = t(frozen || leader ? "op_blank_when_shown" : "op_blank_dark");
+  $("blank").textContent = t(blank ? "op_unblank" : "op_blank");
   $("blank").setAttribute("aria-pressed", String(blank));
   document.body.classList.toggle("is-blank", blank);
   $("frozen-badge").hidden = !frozen;
-  $("freeze").textContent = frozen ? "Release" : "Freeze";
+  $("freeze").textContent = t(frozen ? "op_release" : "op_freeze");
   $("freeze").setAttribute("aria-pressed", String(frozen));
 }
 
 /** The Current, Next and Previous cards: the operator's own pointer. */
 function renderCards(state, view, leader) {
   const { index, count } = view;
-  $("current-label").textContent = index >= 1 ? state.cueName(index) : "(nothing yet)";
+  const { t } = state;
+  $("current-label").textContent = index >= 1 ? state.cueName(index) : t("op_nothing_yet");
   // The projected language is in the "On screens now" box: here, what is read aloud.
   const spoken = state.languages.filter((lang) => !state.projected().includes(lang));
   fillTexts(state, $("current-text"), index >= 1 ? view.text : null,
@@ -86,32 +86,32 @@ function renderCards(state, view, leader) {
   fillNotes($("current-notes"), index >= 1 ? view.notes : "");
 
   const hasNext = index < count;
-  $("next-heading").textContent = leader ? "Your own next cue"
-    : view.frozen ? "Next: GO moves to (unseen until Release)" : "Next: GO shows";
-  $("next-label").textContent = hasNext ? state.cueName(index + 1) : "(end of the script)";
+  $("next-heading").textContent = t(leader ? "op_next_own" : view.frozen ? "op_next_frozen" : "op_next");
+  $("next-label").textContent = hasNext ? state.cueName(index + 1) : t("op_end");
   fillTexts(state, $("next-text"), hasNext ? view.next : null);
   fillNotes($("next-notes"), hasNext ? view.next_notes : "");
 
   const prev = index >= 2 ? state.script.get(index - 1) : null;
   $("prev-label").textContent = index >= 2 ? state.cueName(index - 1) : "";
   fillTexts(state, $("prev-text"), prev ? prev.text : null);
-  if (index >= 2 && !prev) $("prev-text").firstChild.textContent = "(not known yet)";
+  if (index >= 2 && !prev) $("prev-text").firstChild.textContent = t("op_not_known");
 }
 
 /** Exactly what the audience of this channel sees now (the server's `shown`): the frozen
  * cue while frozen, the followed city's cue while following, else the pointer. */
 function renderScreens(state) {
-  const { view } = state;
+  const { view, t } = state;
   const box = $("screens");
   const leader = state.following();
   const shown = state.shownNow();
   const langs = state.shownLanguages();
   const followers = state.mode === "live" ? state.followerNames() : [];
-  const where = state.mode === "rehearsal" ? "On rehearsal screens now"
-    : followers.length ? `On screens now (and ${followers.join(", ")}’s)` : "On screens now";
+  const where = state.mode === "rehearsal" ? t("op_screens_rehearsal")
+    : followers.length ? t("op_screens_and", { cities: followers.join(", ") }) : t("op_screens");
+  const cue = cueOrStart(state, shown.index);
   $("screens-title").textContent = leader
-    ? `${where}: ${state.nameOf(leader)}, ${cueOrStart(shown.index)}`
-    : view.frozen ? `${where}, frozen at ${cueOrStart(shown.index)}` : where;
+    ? t("op_screens_following", { where, city: state.nameOf(leader), cue })
+    : view.frozen ? t("op_screens_frozen", { where, cue }) : where;
   $("screens-langs").textContent = langs.length ? `(${langs.join(", ")})` : "";
   box.dataset.frozen = String(Boolean(view.frozen));
   box.dataset.following = String(Boolean(leader));
@@ -123,25 +123,20 @@ function renderScreens(state) {
 /** What the screens show, as [state, ...nodes]; ``unblankHere``: Unblank acts on what the
  * screens show (not frozen, not following), so the box can say what it brings back. */
 function screensContent(state, shown, langs, unblankHere) {
-  const { view } = state;
-  if (!state.live) {
-    return ["unknown",
-      el("p", "", "Not connected: the screens keep their last state; presses are not sent.")];
-  }
+  const { view, t } = state;
+  if (!state.live) return ["unknown", el("p", "", t("op_not_connected"))];
   if (shown.index === 0) {
-    return shown.blank ? ["blank", el("p", "", "Nothing: BLANK (screens dark).")]
-      : ["waiting", el("p", "", "Nothing yet: the projector shows the QR code for phones.")];
+    return shown.blank ? ["blank", el("p", "", t("op_nothing_blank"))]
+      : ["waiting", el("p", "", t("op_nothing_qr"))];
   }
   if (shown.blank) {
-    const dark = el("p", "", "Nothing: BLANK (screens dark).");
+    const dark = el("p", "", t("op_nothing_blank"));
     if (!unblankHere || !hasText(view.text, langs)) return ["blank", dark];
     const after = el("div", "after-unblank");
-    after.append(el("p", "", "Unblank shows:"), cueBlocks(view.text, langs));
+    after.append(el("p", "", t("op_unblank_shows")), cueBlocks(view.text, langs));
     return ["blank", dark, after];
   }
-  if (!hasText(shown.text, langs)) {
-    return ["empty", el("p", "", "Nothing: this cue is a blank cue in the script.")];
-  }
+  if (!hasText(shown.text, langs)) return ["empty", el("p", "", t("op_nothing_blank_cue"))];
   return ["text", cueBlocks(shown.text, langs)];
 }
 
@@ -159,38 +154,40 @@ export function renderMode(state) {
   $("live-display-link").textContent = display;
   $("rehearsal-display-link").href = `${display}?channel=rehearsal`;
   $("rehearsal-display-link").textContent = `${display}?channel=rehearsal`;
-  const prefix = state.mode === "rehearsal" ? "REHEARSAL · " : "";
-  document.title = `${prefix}Surtitle operator · ${state.cityId} — My Hour`;
+  const title = `${state.t("op_page_title", { city: state.cityId })} — My Hour`;
+  document.title = state.mode === "rehearsal" ? state.t("op_rehearsal_prefix", { title }) : title;
 }
 
 /** Following and frozen: what the screens do, and the one button that undoes it. */
 function renderBanners(state) {
-  const { view } = state;
+  const { view, t } = state;
   const leader = state.following();
   $("follow-banner").hidden = !leader;
   if (leader) {
     const [here, there] = [state.nameOf(state.cityId), state.nameOf(leader)];
-    $("follow-title").textContent = `FOLLOWING ${there.toUpperCase()}`;
-    $("follow-text").textContent = `${here}’s screens and phones show ${there} ` +
-      `(${cueOrStart(state.shownNow().index)}), moved by ${there}’s operator. GO, Back, Blank, ` +
-      "Jump and Freeze are off here. Take back control shows your own position: " +
-      (view.index === 0 ? "before the first cue (the QR code)." : `cue ${view.index}.`);
+    $("follow-title").textContent = t("op_following_title", { city: there.toUpperCase() });
+    $("follow-text").textContent = t("op_following_text", {
+      here, there, cue: cueOrStart(state, state.shownNow().index),
+      back: view.index === 0 ? t("op_back_to_start") : t("op_back_to_cue", { n: view.index }),
+    });
   }
   const frozen = Boolean(view.frozen) && !leader;
   $("frozen-banner").hidden = !frozen;
   if (frozen) {
     const shown = state.shownNow();
-    const held = cueOrStart(shown.index);
-    const at = cueOrStart(view.index);
-    $("frozen-text").textContent = `The screens hold ${held}${shown.blank ? " (blank)" : ""} ` +
-      `while you move unseen. Release shows ${at}${view.blank ? " (blank)" : ""}.`;
+    const blankly = (cue, blank) => (blank ? t("op_blank_suffix", { cue }) : cue);
+    $("frozen-text").textContent = t("op_frozen_text", {
+      held: blankly(cueOrStart(state, shown.index), shown.blank),
+      at: blankly(cueOrStart(state, view.index), view.blank),
+    });
   }
 }
 
 /** Follow another city / who follows us / take back control. */
 export function renderTools(state) {
+  const { t } = state;
   const here = state.nameOf(state.cityId);
-  $("tools-city").textContent = here;
+  $("tools-title").textContent = t("op_tools_title", { city: here });
   const rehearsal = state.mode === "rehearsal";
   $("follow-tools").hidden = rehearsal;
   $("rehearsal-tools").hidden = !rehearsal;
@@ -198,25 +195,22 @@ export function renderTools(state) {
   const followers = state.followerNames();
   $("followers").hidden = !followers.length;
   $("followers").textContent = followers.length
-    ? `${followers.join(", ")} ${followers.length > 1 ? "follow" : "follows"} ${here}: ` +
-      "your GO moves their screens too (and your Freeze holds them)."
+    ? t(followers.length > 1 ? "op_followers_many" : "op_followers_one", { cities: followers.join(", "), here })
     : "";
   const candidates = [...state.others.keys()].filter((id) => id !== state.cityId)
     .sort((a, b) => state.nameOf(a).localeCompare(state.nameOf(b)));
   const target = renderFollowTargets(state, candidates, leader);
   const there = state.nameOf(target);
-  const blocked = !candidates.length ? `No other city has a surtitle script to follow.`
-    : followers.length ? `${here} cannot follow while others follow it.`
-      : leader ? `${here} follows ${state.nameOf(leader)} now: take back control first.`
-        : !target ? "Every other city follows someone: nothing to follow." : "";
+  const blocked = !candidates.length ? t("op_no_other")
+    : followers.length ? t("op_cannot_follow", { here })
+      : leader ? t("op_follows_now", { here, there: state.nameOf(leader) })
+        : !target ? t("op_all_follow") : "";
   const offline = !state.live || !state.views.live;
   $("follow").disabled = offline || Boolean(blocked);
   $("follow-target").disabled = offline || Boolean(followers.length) || Boolean(leader) ||
     !candidates.length;
-  $("follow").textContent = target && !blocked ? `Follow ${there}` : "Follow";
-  $("follow-help").textContent = blocked ||
-    `${here}’s screens and phones will show ${there}’s cues at once, as ` +
-    `${there}’s operator moves; your GO is off until you take back control.`;
+  $("follow").textContent = target && !blocked ? t("op_follow_city", { city: there }) : t("op_follow");
+  $("follow-help").textContent = blocked || t("op_follow_help", { here, there });
 }
 
 /** The "Follow another city" choices (one that follows another, or ours, greyed out); the
@@ -226,7 +220,9 @@ function renderFollowTargets(state, candidates, leader) {
   const wanted = select.value;
   const options = candidates.map((id) => {
     const chain = state.others.get(id).follows;
-    const name = chain ? `${state.nameOf(id)} (follows ${state.nameOf(chain)})` : state.nameOf(id);
+    const name = chain
+      ? state.t("op_option_follows", { city: state.nameOf(id), leader: state.nameOf(chain) })
+      : state.nameOf(id);
     const option = el("option", "", name);
     option.value = id;
     option.disabled = Boolean(chain) || id === leader;
@@ -291,12 +287,13 @@ export function updateRow(state, index) {
   const number = el("span", "row-n", String(index));
   button.append(number);
   const body = el("span", "row-text");
+  const { t } = state;
   if (index === 0) {
-    body.append(el("span", "muted", "Before the first cue (QR code on the projector)"));
+    body.append(el("span", "muted", t("op_row_start")));
   } else if (!cue) {
-    body.append(el("span", "muted", "(text not loaded)"));
+    body.append(el("span", "muted", t("op_row_not_loaded")));
   } else if (!hasText(cue.text, state.languages)) {
-    body.append(el("span", "muted", "— blank cue —"));
+    body.append(el("span", "muted", t("op_row_blank")));
   } else {
     body.append(cueBlocks(cue.text, state.languages));
   }
@@ -306,5 +303,5 @@ export function updateRow(state, index) {
   if (cue && cue.notes) body.append(el("span", "row-notes", cue.notes));
   button.append(body);
   const plain = cue ? cuePlainText(cue.text[state.languages[0]] || "") : "";
-  button.setAttribute("aria-label", `Jump to cue ${index}${plain ? `: ${plain}` : ""}`);
+  button.setAttribute("aria-label", plain ? t("op_row_aria_text", { index, text: plain }) : t("op_row_aria", { index }));
 }

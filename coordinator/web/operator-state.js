@@ -2,6 +2,7 @@
 // it (whom the screens follow, what they show, in which languages). No DOM: operator-render.js
 // draws it, operator.js feeds it from the server and sends the operator's commands.
 import { screenLanguages } from "/static/cue-text.js";
+import { translator } from "/static/i18n.js";
 
 export class ConsoleState {
   /**
@@ -11,6 +12,7 @@ export class ConsoleState {
   constructor(cityId, mode) {
     this.cityId = cityId;
     this.mode = mode;
+    this.t = translator(); // the console's words (operator.js sets the chosen language)
     this.reset();
   }
 
@@ -85,8 +87,8 @@ export class ConsoleState {
   /** "cue 12", with the script's own label when it is not the position: cue 12 (“12a”). */
   cueName(index) {
     const cue = this.script.get(index);
-    const label = cue && cue.label && cue.label !== String(index) ? ` (“${cue.label}”)` : "";
-    return `cue ${index}${label}`;
+    const label = cue && cue.label && cue.label !== String(index) ? cue.label : "";
+    return label ? this.t("op_cue_label", { n: index, label }) : this.t("op_cue", { n: index });
   }
 
   /** Keep a cue's text as seen in a view; whether that changed what we know. */

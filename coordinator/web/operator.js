@@ -13,10 +13,13 @@
 //
 // This module is what the console does: commands, replies, keys, the connection. What it
 // knows is one ConsoleState (operator-state.js); operator-render.js draws it.
-import { cityFromPath, rehearsalInAddress } from "/static/cue-text.js";
+import { cityFromPath, openedAtLoopback, rehearsalInAddress } from "/static/cue-text.js";
 import { render, renderMode, renderTools, updateRow } from "/static/operator-render.js";
 import { ConsoleState, channelSummary } from "/static/operator-state.js";
-import { NOT_VALID, Session, say as sayIn } from "/static/session.js";
+import { Session, say as sayIn, showConnection } from "/static/session.js";
+import {
+  STAFF_LANGUAGES, languageSwitch, pickLanguage, translateStatic, translatorFor,
+} from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "surtitle-operator-token"; // as saved by earlier versions of this page
@@ -25,6 +28,9 @@ const RESYNC_AFTER_MS = 1500;
 const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
 const state = new ConsoleState(CITY, rehearsalInAddress() ? "rehearsal" : "live");
+let lang = pickLanguage(STAFF_LANGUAGES);
+state.t = await translatorFor(lang);
+const t = (key, vars) => state.t(key, vars);
 
 // -- small helpers -------------------------------------------------------------------------
 
@@ -42,13 +48,12 @@ function remember(index, text, notes, label) {
 function send(action, extra = {}) {
   if (!session.client || !state.view) return;
   if (!state.live) {
-    say("Not connected: nothing was sent. Wait for “connected”, then press again.", "error");
+    say(t("op_not_sent_offline"), "error");
     return;
   }
   const leader = state.following();
   if (leader && action !== "unfollow" && action !== "follow") {
-    say(`⚠ Not sent: ${state.nameOf(CITY)}’s screens follow ${state.nameOf(leader)}. Take back ` +
-      "control first (the button in the yellow box).", "conflict");
+    say(t("op_not_sent_following", { here: state.nameOf(CITY), there: state.nameOf(leader) }), "conflict");
     return;
   }
   const from = state.view.index;
@@ -63,7 +68,7 @@ function send(action, extra = {}) {
 
 function go() {
   if (state.view && !state.following() && state.view.index >= state.view.count) {
-    say("This is the last cue: GO has nothing to show.", "error");
+    say(t("op_last_cue"), "error");
     return;
   }
   send("next");
@@ -71,7 +76,7 @@ function go() {
 
 function back() {
   if (state.view && !state.following() && state.view.index <= 0) {
-    say("Already before the first cue.", "error");
+    say(t("op_already_start"), "error");
     return;
   }
   send("prev");
@@ -105,9 +110,7 @@ function setMode(next) {
   history.replaceState(null, "", url);
   state.listIndex = -1;
   state.confirmed = null;
-  say(state.mode === "rehearsal"
-    ? "Rehearsal: your presses move the rehearsal screens only, never the audience’s."
-    : "Live: your presses move what the audience sees.", "ok");
+  say(t(state.mode === "rehearsal" ? "op_now_rehearsal" : "op_now_live"), "ok");
   render(state);
 }
 
@@ -115,26 +118,26 @@ function jump(index) {
   const { view } = state;
   if (!view) return;
   if (!Number.isInteger(index) || index < 0 || index > view.count) {
-    say(`No cue ${index}: choose 0 to ${view.count}.`, "error");
+    say(t("op_no_cue", { index, count: view.count }), "error");
     return;
   }
   if (index === view.index) {
-    say(`Cue ${index} is already the current cue.`);
+    say(t("op_already_cue", { index }));
     return;
   }
   send("goto", { index });
 }
 
 const DONE = {
-  next: (c) => `GO → cue ${c.from + 1}`,
-  prev: (c) => `Back → cue ${c.from - 1}`,
-  goto: (c) => `Jumped to cue ${c.index}`,
-  blank: () => "Blanked",
-  unblank: () => "Unblanked",
-  freeze: () => "Screens frozen: move unseen, then Release (F)",
-  release: () => "Released: the screens show your position",
-  follow: (c) => `Following ${state.nameOf(c.target)}: the screens show its cues`,
-  unfollow: () => "Control taken back: the screens show your own position",
+  next: (c) => t("op_done_next", { n: c.from + 1 }),
+  prev: (c) => t("op_done_prev", { n: c.from - 1 }),
+  goto: (c) => t("op_done_goto", { n: c.index }),
+  blank: () => t("op_done_blank"),
+  unblank: () => t("op_done_unblank"),
+  freeze: () => t("op_done_freeze"),
+  release: () => t("op_done_release"),
+  follow: (c) => t("op_done_follow", { city: state.nameOf(c.target) }),
+  unfollow: () => t("op_done_unfollow"),
 };
 
 const TARGET = {
@@ -148,8 +151,8 @@ function onReply(msg) {
   if (msg.id) state.sent.delete(msg.id);
   if (msg.type === "ack") {
     if (command) {
-      const prefix = command.channel === "rehearsal" ? "Rehearsal: " : "";
-      say(`✓ ${prefix}${DONE[command.action](command)}`, "ok");
+      const done = DONE[command.action](command);
+      say(t(command.channel === "rehearsal" ? "op_done_rehearsal" : "op_done", { done }), "ok");
       state.confirmed = command.channel === state.mode
         ? (TARGET[command.action] || ((c) => c.from))(command) : null;
     }
@@ -160,20 +163,18 @@ function onReply(msg) {
     (known && known.index !== command.from));
   if (msg.code === "conflict" && stale && !/follows/.test(msg.message)) {
     // Whether the move that beat this press has reached us yet or not, this is true:
-    say(`⚠ Not moved: the cue was no longer at ${command.from} (a double press, or another ` +
-      "console). The console shows where it is now: check the screens box, press again if " +
-      "needed.", "conflict");
+    say(t("op_not_moved", { from: command.from }), "conflict");
     resyncSoon(command.from, command.channel);
     return;
   }
   if (msg.code === "conflict") {
     // Refused by the rules: following another city, a chain of follows, the last cue...
-    say(`⚠ Refused: ${msg.message}`, "conflict");
+    say(t("op_refused", { message: msg.message }), "conflict");
     // A move refused because we missed a change (a follow set elsewhere): catch up.
     if (command && MOVES.has(command.action)) resyncSoon(command.from, command.channel);
     return;
   }
-  say(`⚠ Not done: ${msg.message}`, "error");
+  say(t("op_not_done", { message: msg.message }), "error");
 }
 
 /** After a conflict, the move that beat us should arrive as an event; if it does not,
@@ -272,9 +273,7 @@ async function loadScript(token) {
     return;
   }
   note.hidden = false;
-  note.textContent = "The whole script could not be loaded" +
-    (reply ? ` (${reply.status})` : " (no network)") + ": a cue's text appears here once the " +
-    "console has seen it. Every cue can still be clicked to jump to it.";
+  note.textContent = t("op_script_failed", { why: reply ? reply.status : t("op_no_network") });
 }
 
 // -- connection ----------------------------------------------------------------------------
@@ -288,7 +287,7 @@ function applyView(next, channel = "live") {
       state.scriptComplete = false;
       state.listCount = -1;
       loadScript(session.token());
-      say("The script was replaced: the list shows the new one.", "ok");
+      say(t("op_script_replaced"), "ok");
     }
   }
   state.views[channel] = next;
@@ -316,6 +315,7 @@ function applyView(next, channel = "live") {
 
 const session = new Session({
   storageKey: TOKEN_KEY,
+  t,
   nodes: {
     form: $("signin"), token: $("token"), signOut: $("signout"), console: $("console"),
     connection: $("connection"),
@@ -325,11 +325,14 @@ const session = new Session({
   onSignOut: forget,
   client: {
     channels: ["cues:*", `rehearsal:${CITY}`],
-    heartbeatMs: 5000, // a dead network shows as "reconnecting" within about 10 s
+    heartbeatMs: 5000, // a dead network shows as "reconnecting" within 5 s
     maxDelayMs: 5000, // and the console comes back within 5 s of the server
     onConnection: (connection) => {
+      const wasLive = state.live;
       state.live = connection === "live";
       if (!state.live && $("message").classList.contains("ok")) say(""); // an old "✓" would mislead
+      // Back in sync: the console shows what is true now; an old red message would not be.
+      if (state.live && !wasLive && !$("message").classList.contains("ok")) say("");
       render(state);
     },
     onWelcome: (msg, first) => {
@@ -346,14 +349,22 @@ const session = new Session({
 /** Why a welcome's token may not cue this city's surtitles, or null. */
 function refusal(msg) {
   if (msg.role === "admin" || (msg.role === "operator" && msg.city === CITY)) return null;
-  if (msg.role === "operator") {
-    return `This token is for the surtitles of ${msg.city}, not ${CITY}.`;
-  }
-  if (msg.role === "public") return NOT_VALID;
-  return "This token cannot cue surtitles: use an operator token.";
+  if (msg.role === "operator") return t("op_wrong_city", { city: msg.city, here: CITY });
+  if (msg.role === "public") return t("staff_not_valid");
+  return t("op_wrong_role");
+}
+
+/** A console opened at a loopback address, with no public_url: the projector links it gives
+ * would show a QR code no phone can use. Said plainly, under the links. */
+function showQrWarning(publicUrl) {
+  const warn = openedAtLoopback() && !publicUrl;
+  $("qr-warning").hidden = !warn;
+  $("qr-warning").textContent = warn ? t("op_qr_loopback", { address: location.host }) : "";
 }
 
 function onSnapshot(msg) {
+  state.publicUrl = msg.public_url || null;
+  showQrWarning(state.publicUrl);
   state.city = msg.cities.find((c) => c.id === CITY) || state.city;
   state.cityNames = new Map(msg.cities.map((c) => [c.id, c.name.en]));
   if (state.city) $("city-name").textContent = `· ${state.city.name.en}`;
@@ -363,7 +374,7 @@ function onSnapshot(msg) {
   }
   const cues = msg.cues ? msg.cues[CITY] : null;
   if (!cues) {
-    say(`${CITY} has no surtitle script on this server.`, "error");
+    say(t("op_no_script", { city: CITY }), "error");
     return;
   }
   const rehearsal = msg.rehearsal ? msg.rehearsal[CITY] : null;
@@ -425,5 +436,21 @@ $("script-list").addEventListener("click", (e) => {
 });
 document.addEventListener("keydown", onKeyDown);
 document.addEventListener("keyup", onKeyUp);
-renderMode(state);
+
+/** Every text in ``next``: the page's own, and all that the state draws. */
+async function setLanguage(next) {
+  state.t = await translatorFor(next);
+  lang = next;
+  document.documentElement.lang = lang;
+  translateStatic(document, t);
+  languageSwitch($("lang-switch"), STAFF_LANGUAGES, lang, setLanguage);
+  showConnection($("connection"), session.client ? session.client.connection || "connecting" : "offline", t);
+  renderMode(state);
+  if (state.publicUrl !== undefined) showQrWarning(state.publicUrl);
+  state.listCount = -1; // the script rows say "Jump to cue…" in the new language too
+  if (state.view) render(state);
+  else renderTools(state);
+}
+
+await setLanguage(lang);
 session.begin();

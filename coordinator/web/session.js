@@ -8,21 +8,12 @@
 // console keeps its own storage key, so a token saved by an earlier version of the page still
 // signs in after a reload.
 import { LiveClient } from "/static/client.js";
-
-/** The answer to a token the server does not know (before any welcome). */
-export const NOT_VALID = "This token is not valid. Check it and sign in again.";
-/** The answer to a token the server took, then refused: it was revoked meanwhile. */
-export const REVOKED = "This token no longer works (it was revoked): nothing was done. " +
-  "Sign in with a new one.";
-
-const CONNECTION_WORDS = {
-  live: "connected", connecting: "connecting…", reconnecting: "reconnecting…", offline: "offline",
-};
+import { translator } from "/static/i18n.js";
 
 /** The header's connection badge: its state (for the colour) and its word. */
-export function showConnection(node, state) {
+export function showConnection(node, state, t = translator()) {
   node.dataset.state = state;
-  node.textContent = CONNECTION_WORDS[state];
+  node.textContent = t(`staff_conn_${state}`);
 }
 
 /** The console's message line: ``kind`` is "", "ok", "error" or "conflict" (its colour). */
@@ -42,6 +33,8 @@ export class Session {
    * @param {() => void} [options.onStart]  a token is being tried (typed, or saved in the tab)
    * @param {(message: string) => void} options.onSignOut  forget what the page holds; the
    *   message ("" for Sign out) says why the sign-in form is back
+   * @param {(key: string, vars?: object) => string} [options.t]  the page's translator (the
+   *   refusals and the connection words: staff_not_valid, staff_revoked, staff_conn_*)
    * @param {object} options.client  the LiveClient options besides `token`: `onWelcome`
    *   gets `(msg, first)`, first being true for the first welcome of this sign-in; every
    *   callback of a client that was signed out since is dropped
@@ -52,6 +45,7 @@ export class Session {
     this.role = null; // the welcome's role, once the token was accepted
     this.generation = 0; // a sign-in or sign-out makes the old client's late callbacks harmless
     this.memory = null; // the token, where this browser refuses sessionStorage
+    this.t = options.t || translator();
   }
 
   /** Wire the form and the Sign out button; sign in at once with a token saved in this tab. */
@@ -94,7 +88,7 @@ export class Session {
       ...page,
       token: () => this.token(),
       onConnection: ours((state) => {
-        showConnection(this.options.nodes.connection, state);
+        showConnection(this.options.nodes.connection, state, this.t);
         if (page.onConnection) page.onConnection(state);
       }),
       onWelcome: ours((msg) => this._welcome(msg)),
@@ -113,7 +107,7 @@ export class Session {
     this.client = null;
     this.role = null;
     this._show(false);
-    showConnection(this.options.nodes.connection, "offline");
+    showConnection(this.options.nodes.connection, "offline", this.t);
     this.options.onSignOut(message);
   }
 
@@ -133,7 +127,7 @@ export class Session {
     // `unauthorized` means the token does not work (docs/protocol.md): unknown, answered
     // before the first welcome, or revoked since. Either way nothing more can be done with it.
     if (msg.type === "error" && msg.code === "unauthorized") {
-      this.signOut(this.role === null ? NOT_VALID : REVOKED);
+      this.signOut(this.t(this.role === null ? "staff_not_valid" : "staff_revoked"));
       return;
     }
     if (this.options.client.onReply) this.options.client.onReply(msg);

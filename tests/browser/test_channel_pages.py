@@ -459,7 +459,9 @@ def test_phone_choices_persist_across_a_reload_and_are_never_sent(
     # request that names a choice.
     sent = [json.loads(frame) for frame in frames]
     assert {m["type"] for m in sent} <= {"hello", "ping"}, sent
-    assert all(set(m) <= {"type", "channels", "since", "epoch"} for m in sent), sent
+    # (A ping's t is the phone's clock, for the event clock: no choice of the reader's.)
+    assert all(set(m) <= {"type", "channels", "since", "epoch", "t"} for m in sent), sent
+    assert all(isinstance(m["t"], int | float) for m in sent if "t" in m), sent
     assert all(m["channels"] == ["cues:paris"] for m in sent if m["type"] == "hello")
     choice = re.compile(r"large|small|dim|contrast|lang=|theme|size", re.IGNORECASE)
     assert not [u for u in urls if choice.search(u)], urls

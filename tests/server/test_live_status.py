@@ -440,3 +440,31 @@ def test_a_damaged_database_stops_the_start_with_a_clear_message(
     text = str(info.value)
     assert "cannot read the database" in text
     assert "Traceback" not in text
+
+
+def test_an_empty_or_blank_note_clears_the_note_and_keeps_the_state(
+    backend_server: ServerProcess, tokens: Tokens
+) -> None:
+    """The coordinator's "Clear the note" sends ``note: ""`` (docs/protocol.md)."""
+    path = "/api/cities/paris/status"
+    note = "Rain: we start 30 min later"
+    code, _ = backend_server.post_json(
+        path, status("n1", "paris", "delayed", delay_minutes=30, note=note), tokens.paris
+    )
+    assert code == 200
+    assert backend_server.post_json(path, status("n2", "paris", "live"), tokens.paris)[0] == 200
+    paris = city_in(backend_server.get_json("/api/state"), "paris")
+    assert paris["note"] == note  # absent: kept
+    assert (
+        backend_server.post_json(path, status("n3", "paris", "live", note=""), tokens.paris)[0]
+        == 200
+    )
+    paris = city_in(backend_server.get_json("/api/state"), "paris")
+    assert (paris["state"], paris["note"]) == ("live", "")
+    code, _ = backend_server.post_json(path, status("n4", "paris", "live", note="x"), tokens.paris)
+    assert code == 200
+    code, _ = backend_server.post_json(
+        path, status("n5", "paris", "live", note=" \n "), tokens.paris
+    )
+    assert code == 200
+    assert city_in(backend_server.get_json("/api/state"), "paris")["note"] == ""

@@ -183,5 +183,52 @@ def test_demo_shift_keeps_the_gaps_between_readings() -> None:
 
 def test_docs_describe_every_config_field() -> None:
     doc = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
-    for name in [*config.EVENT_FIELDS, *config.CITY_FIELDS, *config.SURTITLE_FIELDS]:
+    fields = [*config.EVENT_FIELDS, *config.CITY_FIELDS, *config.SURTITLE_FIELDS]
+    for name in [*fields, *config.MOMENT_FIELDS]:
         assert f"`{name}`" in doc, f"docs/config.md does not describe `{name}`"
+
+
+MOMENTS = MINIMAL.replace(
+    "  date: 2026-10-31\n",
+    """  date: 2026-10-31
+  moments:
+    - id: last-line
+      name: {en: "The last line, read together", fr: "La dernière ligne, lue ensemble"}
+      at: "2026-10-31T18:00"
+      timezone: UTC
+    - id: minute-of-silence
+      name: A minute of silence
+      at: "2026-10-31T15:30"
+      timezone: Europe/Paris
+""",
+)
+
+
+def test_moments_are_named_instants_in_a_zone(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, MOMENTS))
+    last, silence = cfg.event.moments
+    assert (last.id, last.at_utc) == ("last-line", datetime(2026, 10, 31, 18, 0, tzinfo=UTC))
+    assert last.name == {
+        "en": "The last line, read together",
+        "fr": "La dernière ligne, lue ensemble",
+    }
+    assert silence.at_utc == datetime(2026, 10, 31, 14, 30, tzinfo=UTC)  # CET, +01:00
+    assert silence.name == {"en": "A minute of silence"}
+    demo = config.shifted_for_demo(cfg, datetime(2026, 11, 27, 16, 3, tzinfo=UTC), timedelta(0))
+    moved = demo.cities[0].start_utc - cfg.cities[0].start_utc
+    assert demo.event.moments[0].at_utc == last.at_utc + moved  # the moments move too
+
+
+def test_a_broken_moment_names_its_field(tmp_path: Path) -> None:
+    text = (
+        MOMENTS.replace('at: "2026-10-31T18:00"', 'at: "18:00"')
+        .replace("timezone: Europe/Paris", "timezone: Mars/Olympus")
+        .replace("id: minute-of-silence", "id: last-line\n      when: soon")
+    )
+    problems = problems_of(tmp_path, text)
+    joined = "\n".join(problems)
+    assert "event.moments[last-line].at: '18:00' is not a local time" in joined
+    assert "event.moments[#2].id: duplicate id 'last-line'" in joined or (
+        "event.moments[last-line].when: unknown field" in joined
+    )
+    assert "event.moments[last-line].timezone: unknown time zone 'Mars/Olympus'" in joined

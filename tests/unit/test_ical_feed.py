@@ -886,3 +886,31 @@ def test_schedule_lists_every_change_of_a_zone_including_a_rename() -> None:
     assert schedule.transitions("Etc/GMT-3", start, end) == []
     with pytest.raises(ValueError, match="aware"):
         schedule.transitions("Europe/Paris", datetime(2026, 1, 1), end)
+
+
+@parsers
+def test_once_live_the_calendar_shows_the_actual_start(parse: Any) -> None:
+    """A reading delayed by 30 min that starts at 14:32: the calendar says so, and no longer
+    the delayed time."""
+    cfg = shipped()
+    delayed = status_after(cfg, "paris", State.DELAYED, delay_minutes=30)
+    at = datetime(2025, 9, 20, 12, 32, 41, tzinfo=UTC)
+    live = status_after(cfg, "paris", State.LIVE, now=at, current=delayed)
+    paris = parse(ical_feed.build_feed(cfg, {"paris": live}, base_url=BASE))[uid("paris")]
+    assert paris.start == utc("2025-09-20T12:32:41Z")
+    assert paris.end == utc("2025-09-20T13:32:41Z")
+    assert paris.sequence == delayed.calendar_revision + 1
+    assert "Started at 14:32 (scheduled 14:00)." in paris.description
+    assert "Commencée à 14:32 (prévue à 14:00)." in paris.description
+    assert "Delayed by" not in paris.description
+    ended = datetime(2025, 9, 20, 13, 20, tzinfo=UTC)
+    finished = status_after(cfg, "paris", State.FINISHED, now=ended, current=live)
+    paris = parse(ical_feed.build_feed(cfg, {"paris": finished}, base_url=BASE))[uid("paris")]
+    assert (paris.start, paris.end) == (utc("2025-09-20T12:32:41Z"), utc("2025-09-20T13:20:00Z"))
+    assert "Ended at 15:20." in paris.description
+    assert "Terminée à 15:20." in paris.description
+
+
+def test_calendar_entries_link_to_the_citys_card() -> None:
+    body = ical_feed.build_feed(shipped(), {}, base_url=BASE)
+    assert f"URL:{BASE}/#city-paris" in unfolded(body)

@@ -113,3 +113,14 @@ def test_docs_describe_every_message_type_and_error_code() -> None:
     doc = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
     for name in (*protocol.CLIENT_TYPES, *protocol.SERVER_TYPES, *protocol.ERROR_CODES):
         assert f"`{name}`" in doc, f"docs/protocol.md does not describe `{name}`"
+
+
+def test_a_ping_may_carry_the_clients_time() -> None:
+    """``t`` is echoed by the pong, for the client's round-trip clock estimate."""
+    assert parse({"type": "ping", "t": 1764582652123}) == Ping(t=1764582652123)
+    assert parse({"type": "ping", "t": 1764582652123.25}) == Ping(t=1764582652123.25)
+    for bad, problem in ((-1, "at least 0"), ("now", "a number"), (True, "a number")):
+        with pytest.raises(ProtocolError, match=rf"ping\.t: .*{problem}"):
+            parse({"type": "ping", "t": bad})
+    with pytest.raises(ProtocolError, match=r"ping\.x: unknown field"):
+        parse({"type": "ping", "x": 1})

@@ -95,3 +95,50 @@ def test_note_is_kept_unless_replaced() -> None:
     s = move(CityStatus(), State.PREPARING, note="40 people")
     assert move(s, State.LIVE).note == "40 people"
     assert move(s, State.LIVE, note="").note == ""
+
+
+def test_going_live_records_the_actual_start_and_finishing_the_end() -> None:
+    """One truth after a delay: once live, the actual start is the reading's start."""
+    delayed = move(CityStatus(), State.DELAYED, delay_minutes=30)
+    assert (delayed.started_at, delayed.ended_at) == (None, None)
+    at_1432 = datetime(2025, 9, 20, 12, 32, tzinfo=UTC)
+    live = apply_status(
+        delayed,
+        city="paris",
+        scheduled_start_utc=START,
+        actor=PARIS,
+        state=State.LIVE,
+        note=None,
+        delay_minutes=None,
+        now=at_1432,
+    )
+    assert live.started_at == at_1432
+    assert live.calendar_revision == delayed.calendar_revision + 1  # the calendar's time moved
+    assert live.calendar_changed_at == at_1432
+
+    def later(current: CityStatus, state: State, minutes: int, actor: Actor = PARIS) -> CityStatus:
+        return apply_status(
+            current,
+            city="paris",
+            scheduled_start_utc=START,
+            actor=actor,
+            state=state,
+            note=None,
+            delay_minutes=None,
+            now=at_1432 + timedelta(minutes=minutes),
+        )
+
+    paused = later(live, State.PAUSED, 10)
+    resumed = later(paused, State.LIVE, 15)
+    assert resumed.started_at == at_1432  # a pause does not restart the reading
+    noted = later(resumed, State.LIVE, 20)
+    assert noted.started_at == at_1432
+    finished = later(noted, State.FINISHED, 58)
+    assert (finished.started_at, finished.ended_at) == (at_1432, at_1432 + timedelta(minutes=58))
+    assert finished.calendar_revision == live.calendar_revision + 1
+    # An admin who puts it back on the schedule forgets both.
+    reopened = later(finished, State.SCHEDULED, 60, ADMIN)
+    assert (reopened.started_at, reopened.ended_at) == (None, None)
+    # Reopened live by an admin: it had started already; only the end is forgotten.
+    relive = later(finished, State.LIVE, 60, ADMIN)
+    assert (relive.started_at, relive.ended_at) == (at_1432, None)
