@@ -314,7 +314,7 @@ function driftText(id) {
   if (!mine || !theirs || !refCity) return "";
   if (id === ref) return Object.keys(d.cities).length > 1 ? t("drift_reference") : "";
   if (cue.follows === ref) return ""; // it shows the reference's own cue: no drift to tell
-  if (mine.index === 0 && theirs.index === 0) return ""; // neither has begun
+  if (mine.index === 0 || theirs.index === 0) return ""; // before either has begun (docs)
   const city = cityName(refCity);
   const ahead = mine.cues_ahead;
   const n = Math.abs(ahead);
@@ -510,7 +510,9 @@ function renderAll() {
   }
   // Browsers may name a zone by an old alias (Asia/Calcutta): say it as the config does.
   const alias = model.order.map((id) => model.cities.get(id).timezone).find((z) => sameZone(z, viewerZone));
-  setText($("viewer-zone"), `${zoneName(clock.date(), viewerZone)} (${alias || viewerZone})`);
+  const name = zoneName(clock.date(), viewerZone);
+  const zone = alias || viewerZone;
+  setText($("viewer-zone"), name === zone ? name : `${name} (${zone})`); // not "UTC (UTC)"
   if (model.order.length) buildCards();
   buildTimeline();
   renderConnection();

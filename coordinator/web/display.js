@@ -168,9 +168,8 @@ function showFollowAddress() {
   const warn = openedAtLoopback() && !publicUrl;
   $("qr-warning").hidden = !warn;
   if (warn) {
-    const langs = captionLanguages();
-    $("qr-warning").textContent = [...new Set([langs[0], "en"])]
-      .map((lang) => wordsIn(lang)("screen_loopback", { address: location.host })).join(" / ");
+    // In the projector's first language only: it is for the technician, and must stay short.
+    $("qr-warning").textContent = wordsIn(captionLanguages()[0])("screen_loopback", { address: location.host });
   }
 }
 

@@ -128,25 +128,48 @@ function renderPrefs(t) {
   }
 }
 
+const MAX_BUTTONS = 3; // more languages than this: one menu, not rows of buttons
+
+/** The script's languages to choose from: buttons, or a menu when there are many (five
+ * buttons took three rows of a phone's screen). */
 function renderLanguages() {
   const nav = $("langs");
   const langs = available();
   nav.hidden = langs.length < 2;
   const current = language();
-  const have = [...nav.children].map((b) => b.dataset.lang).join(",");
-  if (have !== langs.join(",")) {
-    nav.replaceChildren(...langs.map((lang) => {
-      const button = el("button", "", languageName(lang));
-      button.type = "button";
-      button.lang = lang;
-      button.dataset.lang = lang;
-      button.addEventListener("click", () => choose(lang));
-      return button;
-    }));
+  const menu = langs.length > MAX_BUTTONS;
+  const have = [...nav.querySelectorAll("[data-lang]")].map((b) => b.dataset.lang).join(",");
+  if (have !== langs.join(",") || Boolean(nav.querySelector("select")) !== menu) {
+    nav.replaceChildren(...(menu ? [languageMenu(langs)] : langs.map(languageButton)));
   }
-  for (const button of nav.children) {
+  for (const button of nav.querySelectorAll("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.lang === current));
   }
+  const select = nav.querySelector("select");
+  if (select) select.value = current;
+}
+
+function languageButton(lang) {
+  const button = el("button", "", languageName(lang));
+  button.type = "button";
+  button.lang = lang;
+  button.dataset.lang = lang;
+  button.addEventListener("click", () => choose(lang));
+  return button;
+}
+
+function languageMenu(langs) {
+  const select = el("select", "follow-lang-menu");
+  select.id = "lang-menu";
+  for (const lang of langs) {
+    const option = el("option", "", languageName(lang));
+    option.value = lang;
+    option.lang = lang;
+    option.dataset.lang = lang;
+    select.append(option);
+  }
+  select.addEventListener("change", () => choose(select.value));
+  return select;
 }
 
 function render() {
@@ -156,6 +179,8 @@ function render() {
   document.body.dataset.connection = live ? "live" : "offline";
   renderLanguages();
   $("langs").setAttribute("aria-label", t("phone_languages"));
+  const menu = $("lang-menu");
+  if (menu) menu.setAttribute("aria-label", t("phone_languages"));
   renderPrefs(t);
 
   const banner = $("banner");

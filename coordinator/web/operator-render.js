@@ -26,7 +26,8 @@ function fillTexts(state, node, texts, langs = state.languages) {
   node.append(blocks);
 }
 
-function fillNotes(node, notes) {
+function fillNotes(state, node, notes) {
+  node.dataset.label = state.t("op_note"); // shown before the note (surtitles.css)
   node.textContent = notes || "";
   node.hidden = !notes;
 }
@@ -83,13 +84,13 @@ function renderCards(state, view, leader) {
   const spoken = state.languages.filter((lang) => !state.projected().includes(lang));
   fillTexts(state, $("current-text"), index >= 1 ? view.text : null,
     spoken.length ? spoken : state.languages);
-  fillNotes($("current-notes"), index >= 1 ? view.notes : "");
+  fillNotes(state, $("current-notes"), index >= 1 ? view.notes : "");
 
   const hasNext = index < count;
   $("next-heading").textContent = t(leader ? "op_next_own" : view.frozen ? "op_next_frozen" : "op_next");
   $("next-label").textContent = hasNext ? state.cueName(index + 1) : t("op_end");
   fillTexts(state, $("next-text"), hasNext ? view.next : null);
-  fillNotes($("next-notes"), hasNext ? view.next_notes : "");
+  fillNotes(state, $("next-notes"), hasNext ? view.next_notes : "");
 
   const prev = index >= 2 ? state.script.get(index - 1) : null;
   $("prev-label").textContent = index >= 2 ? state.cueName(index - 1) : "";

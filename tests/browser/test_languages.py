@@ -5,6 +5,7 @@ English and French. Chosen by ?lang=, the browser's languages, or the switch."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -81,9 +82,9 @@ def test_the_public_pages_speak_each_language(
     phone.goto(f"{server.url}/follow/chennai?lang={lang}")
     expect(phone.locator("#hint")).to_have_text(w["phone_waiting"])
     expect(phone.locator("#size-label")).to_have_text(w["phone_size"])
-    expect(phone.locator(f'#langs button[data-lang="{lang}"]')).to_have_attribute(
-        "aria-pressed", "true"
-    )
+    # Five languages in the script: one menu rather than rows of buttons.
+    expect(phone.locator("#lang-menu")).to_have_value(lang)
+    expect(phone.locator("#lang-menu option")).to_have_count(5)
 
     projector = open_page(width=1280, height=720)
     projector.goto(f"{server.url}/display/chennai?lang={lang}")
@@ -171,3 +172,91 @@ def test_dictionaries_load_in_the_browser(server: ServerProcess, page: Any) -> N
         assert loaded == words(lang), lang
     assert json.loads(json.dumps(words("ta")))  # plain text, no markup
     assert (ROOT / "coordinator" / "web" / "i18n" / "ta.js").exists()
+
+
+SIZES = {"phone": (390, 844), "projector": (1920, 1080)}
+
+
+def test_screenshots_of_every_page_in_each_language(
+    server_factory: Callable[..., ServerProcess],
+    multilingual: Path,
+    open_page: Callable[..., Any],
+    tokens: Tokens,
+    tmp_path: Path,
+) -> None:
+    """Set LANGUAGE_SCREENSHOTS=DIR to keep them: the public pages in five languages, the
+    consoles in two, each at a phone's and a projector's size, on a day with Paris live,
+    Berlin delayed, Chennai next and a moment to come."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.day import config_around_now
+
+    folder = Path(os.environ.get("LANGUAGE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    at = (datetime.now(UTC) + timedelta(minutes=25)).strftime("%Y-%m-%dT%H:%M")
+    name = {"en": "The last line, read together", "fr": "La dernière ligne, lue ensemble"}
+    config_around_now(
+        multilingual,
+        {"paris": -10, "berlin": -5, "chennai": 40, "helsinki": 100, "toronto": 180},
+        extra_event={"moments": [{"id": "last-line", "name": name, "at": at, "timezone": "UTC"}]},
+    )
+    server = server_factory(config=multilingual)
+    for city, state, extra in (
+        ("paris", "live", {"note": "80 people on the square"}),
+        ("berlin", "delayed", {"delay_minutes": 20, "note": "Rain: we start 20 min later"}),
+    ):
+        token = tokens.paris if city == "paris" else tokens.berlin
+        body = {"id": f"s-{city}", "state": state, **extra}
+        assert server.post_json(f"/api/cities/{city}/status", body, token)[0] == 200
+    assert (
+        server.post_json("/api/cues/paris/goto", {"id": "c1", "index": 2}, tokens.admin)[0] == 200
+    )
+
+    def snap(page: Any, name: str) -> None:
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(folder / f"{name}.png"))
+        if name.startswith("dashboard"):
+            page.screenshot(path=str(folder / f"{name}-full.png"), full_page=True)
+
+    for size, (width, height) in SIZES.items():
+        for lang in PUBLIC:
+            page = open_page(width, height)
+            page.goto(f"{server.url}/?lang={lang}")
+            expect(page.locator("body")).to_have_attribute("data-connection", "live")
+            # Chennai has not begun: no drift against Paris (at cue 2) is claimed for it.
+            expect(page.locator('[data-city="paris"] .drift')).to_be_visible()
+            expect(page.locator('[data-city="chennai"] .drift')).to_be_hidden()
+            snap(page, f"dashboard-{lang}-{size}")
+            page.goto(f"{server.url}/follow/chennai?lang={lang}")
+            expect(page.locator("body")).to_have_attribute("data-show", "waiting")
+            snap(page, f"phone-waiting-{lang}-{size}")
+            page.goto(f"{server.url}/display/chennai?lang={lang}")
+            expect(page.locator("body")).to_have_attribute("data-show", "qr")
+            snap(page, f"projector-qr-{lang}-{size}")
+        for lang in STAFF:
+            page = open_page(width, height)
+            page.goto(f"{server.url}/coordinator?lang={lang}")
+            page.fill("#token", tokens.paris)
+            page.press("#token", "Enter")
+            expect(page.locator("#city-state")).to_have_attribute("data-state", "live")
+            snap(page, f"coordinator-{lang}-{size}")
+            page.click('#final-actions button[data-state="finished"]')
+            snap(page, f"coordinator-confirm-{lang}-{size}")
+            page.keyboard.press("Escape")
+            page.goto(f"{server.url}/operator/paris?lang={lang}")
+            page.fill("#token", tokens.paris_operator)
+            page.press("#token", "Enter")
+            expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+            snap(page, f"operator-{lang}-{size}")
+    assert (
+        server.post_json("/api/cues/chennai/goto", {"id": "c2", "index": 1}, tokens.admin)[0] == 200
+    )
+    for size, (width, height) in SIZES.items():
+        for lang in PUBLIC:
+            page = open_page(width, height)
+            page.goto(f"{server.url}/display/chennai?lang={lang}")
+            expect(page.locator("body")).to_have_attribute("data-show", "text")
+            snap(page, f"projector-cue-{lang}-{size}")
+            page.goto(f"{server.url}/follow/chennai?lang={lang}")
+            expect(page.locator("body")).to_have_attribute("data-show", "text")
+            snap(page, f"phone-cue-{lang}-{size}")
