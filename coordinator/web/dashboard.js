@@ -312,7 +312,9 @@ function driftText(id) {
   const mine = d.cities[id];
   const theirs = d.cities[ref];
   if (!mine || !theirs || !refCity) return "";
-  if (id === ref) return Object.keys(d.cities).length > 1 ? t("drift_reference") : "";
+  // The reference is named as soon as another city runs surtitles (the server lists a city's
+  // drift only once both have begun).
+  if (id === ref) return Object.keys(model.cues).some((c) => c !== ref) ? t("drift_reference") : "";
   if (cue.follows === ref) return ""; // it shows the reference's own cue: no drift to tell
   if (mine.index === 0 || theirs.index === 0) return ""; // before either has begun (docs)
   const city = cityName(refCity);
