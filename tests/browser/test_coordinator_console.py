@@ -20,7 +20,9 @@ def sign_in(page: Any, server: ServerProcess, token: str, query: str = "") -> No
     page.goto(server.url + "/coordinator" + query)
     page.fill("#token", token)
     page.press("#token", "Enter")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    # Signing in is a page load, a dictionary, a websocket and a few clock round trips: on a
+    # loaded CI machine that can take longer than Playwright's default 5 s.
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
     expect(page.locator("#city-state")).not_to_have_text("–")
 
 
@@ -128,7 +130,9 @@ def test_a_red_message_about_a_lost_connection_is_cleared_once_back_in_sync(
     page.goto(server.url + path)
     page.fill("#token", tokens.admin)
     page.press("#token", "Enter")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    # Signing in is a page load, a dictionary, a websocket and a few clock round trips: on a
+    # loaded CI machine that can take longer than Playwright's default 5 s.
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
     server.stop()
     expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     if path == "/coordinator":
