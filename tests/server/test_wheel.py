@@ -83,9 +83,10 @@ def test_the_installed_command_serves_every_page_the_feed_and_the_websocket(
         for path in PAGES:
             status, headers, _ = server.get(path)
             assert (status, headers["content-type"].split(";")[0]) == (200, "text/html"), path
-        for asset in sorted(WEB.iterdir()):
-            status, _, body = server.get(f"/static/{asset.name}")
-            assert (status, body) == (200, asset.read_bytes()), asset.name
+        for asset in sorted(a for a in WEB.rglob("*") if a.is_file()):
+            name = asset.relative_to(WEB).as_posix()  # i18n/fr.js too: folders ship as well
+            status, _, body = server.get(f"/static/{name}")
+            assert (status, body) == (200, asset.read_bytes()), name
         status, _, body = server.get("/calendar.ics")
         assert status == 200
         assert len(Calendar.from_ical(body).walk("VEVENT")) == 7
