@@ -48,7 +48,9 @@ export class Session {
     this.t = options.t || translator();
   }
 
-  /** Wire the form and the Sign out button; sign in at once with a token saved in this tab. */
+  /** Wire the form and the Sign out button; sign in at once with a token saved in this tab.
+   * The form comes disabled in the page's HTML: until this runs, a token typed and sent
+   * would leave as a plain form submission. */
   begin() {
     const { form, token, signOut } = this.options.nodes;
     form.addEventListener("submit", (e) => {
@@ -57,6 +59,7 @@ export class Session {
       token.value = "";
       if (typed) this.start(typed);
     });
+    for (const field of form.elements) field.disabled = false;
     signOut.addEventListener("click", () => this.signOut());
     const saved = this.token();
     if (saved) this.start(saved);

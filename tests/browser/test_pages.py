@@ -158,3 +158,27 @@ def test_a_token_revoked_while_signed_in_signs_out_both_consoles_the_same_way(
     state = server.get_json("/api/state")  # and nothing moved
     assert {c["id"]: c["state"] for c in state["cities"]}["paris"] == "scheduled"
     assert state["cues"]["paris"]["index"] == 0
+
+
+@pytest.mark.parametrize("path", ["/coordinator", "/operator/paris"])
+def test_the_sign_in_waits_for_the_page_script_so_a_token_is_never_sent_by_the_form(
+    server: ServerProcess, page: Any, path: str
+) -> None:
+    """On a slow link the form is on screen before the page's script has run; a token typed
+    and sent then went out as a plain form submission (in the address bar of /coordinator, a
+    405 page on /operator). The form stays disabled until the script has taken it over."""
+    held: list[Any] = []
+    script = "**/static/" + ("coordinator.js" if path == "/coordinator" else "operator.js")
+    page.route(
+        script, lambda route: held.append(route)
+    )  # the request waits, unanswered, as on a stalled link
+    page.goto(server.url + path, wait_until="commit")
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#token")).to_be_disabled()
+    expect(page.locator("#signin button[type=submit]")).to_be_disabled()
+    page.wait_for_timeout(200)
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    expect(page.locator("#token")).to_be_enabled()
+    assert page.url == server.url + path
