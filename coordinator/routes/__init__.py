@@ -39,6 +39,7 @@ def route_table() -> list[BaseRoute]:
         Route("/api/cues/{city}/log.vtt", cues.cue_log_vtt),
         Route("/api/cues/{city}/script", scripts.get_script, methods=["GET"]),
         Route("/api/cues/{city}/script", scripts.put_script, methods=["PUT"]),
+        Route("/api/cues/{city}/script/check", scripts.check_script, methods=["POST"]),
         Route("/api/cues/{city}/{action}", cues.post_cue, methods=["POST"]),
         Route("/api/drift", cues.api_drift),
         WebSocketRoute("/ws", live.websocket),

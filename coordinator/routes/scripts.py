@@ -1,4 +1,5 @@
-"""A city's surtitle script over HTTP: read it (its operator, an admin), replace it (an admin)."""
+"""A city's surtitle script over HTTP: read it (its operator, an admin), check an upload and
+replace it (an admin)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from coordinator import protocol, scripts
+from coordinator.auth import TokenRecord
 from coordinator.context import context
 from coordinator.routes.common import path_city, read_body, require_token
 from coordinator.routes.cues import city_script
@@ -19,6 +21,7 @@ from coordinator.rules import Role
 from coordinator.state.base import ScriptUpload
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
+PREVIEW_CUES = 10  # the first lines a check shows, to see the columns were read right
 SCRIPT_CONTENT_TYPES = {
     "text/csv": "csv",
     "text/tab-separated-values": "tsv",
@@ -36,19 +39,38 @@ async def get_script(request: Request) -> Response:
     return JSONResponse(script.as_json())
 
 
+async def check_script(request: Request) -> Response:
+    """What ``PUT`` would make of the same request, and nothing changed: 200 with ``ok``,
+    every ``problems`` line (FILE:LINE, as ``coordinator cues check`` gives them), the
+    ``warnings``, and for a usable script its ``count``, ``languages``, ``version`` and the
+    first cues (``cues``: ``index``, ``label``, ``text``). A request PUT would refuse before
+    reading the script (no token, not an admin, no format) is refused the same way."""
+    city_id, _ = _admin(request)
+    try:
+        _, script = await _read(request, city_id)
+    except ApiError as exc:
+        if not exc.problems:
+            raise
+        return JSONResponse(
+            {"ok": False, "problems": exc.problems, "warnings": [], "count": 0,
+             "languages": [], "version": None, "cues": []}
+        )  # fmt: skip
+    preview = [
+        {"index": cue.number, "label": cue.label, "text": dict(cue.text)}
+        for cue in script.cues[:PREVIEW_CUES]
+    ]
+    return JSONResponse(
+        {"ok": True, "problems": [], "warnings": list(script.warnings),
+         "count": len(script.cues), "languages": list(script.languages),
+         "version": script.version, "cues": preview}
+    )  # fmt: skip
+
+
 async def put_script(request: Request) -> Response:
     """An admin replaces a city's script; the channel keeps its position, and every screen
     of the city gets the new text in one cue event."""
-    city_id = path_city(request)
-    record = require_token(request)
-    if record.role is not Role.ADMIN:
-        raise ApiError("forbidden", "only an admin uploads scripts")
-    body = await read_body(request, MAX_SCRIPT_BYTES)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    # Parsing a 2 MB script takes a while: off the event loop, so others are served meanwhile.
-    upload, script = await asyncio.to_thread(
-        read_upload, city_id, media, dict(request.query_params), body
-    )
+    city_id, record = _admin(request)
+    upload, script = await _read(request, city_id)
     ctx = context(request)
     current = (await ctx.store.snapshot()).board.state(city_id)
     await ctx.store.save_script(city_id, upload)
@@ -66,6 +88,21 @@ async def put_script(request: Request) -> Response:
     )
     ack = await ctx.commands.execute(reload, record)
     return JSONResponse({**ack.message(), **info})
+
+
+def _admin(request: Request) -> tuple[str, TokenRecord]:
+    city_id = path_city(request)
+    record = require_token(request)
+    if record.role is not Role.ADMIN:
+        raise ApiError("forbidden", "only an admin uploads scripts")
+    return city_id, record
+
+
+async def _read(request: Request, city_id: str) -> tuple[ScriptUpload, scripts.Script]:
+    body = await read_body(request, MAX_SCRIPT_BYTES)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    # Parsing a 2 MB script takes a while: off the event loop, so others are served meanwhile.
+    return await asyncio.to_thread(read_upload, city_id, media, dict(request.query_params), body)
 
 
 def read_upload(

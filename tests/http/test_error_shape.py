@@ -47,6 +47,12 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/api/cues/{city}/log.vtt"): ("GET", "/api/cues/paris/log.vtt?lang=xx", None, None),
     ("GET", "/api/cues/{city}/script"): ("GET", "/api/cues/paris/script", None, None),
     ("PUT", "/api/cues/{city}/script"): ("PUT", "/api/cues/paris/script", ADMIN, "n,en\n"),
+    ("POST", "/api/cues/{city}/script/check"): (
+        "POST",
+        "/api/cues/paris/script/check",
+        OPERATOR,
+        "n,en\n1,Hi\n",
+    ),
     ("POST", "/api/cues/{city}/{action}"): ("POST", "/api/cues/paris/jump", OPERATOR, {}),
     ("GET", "/api/drift"): ("GET", "/api/drift?reference=atlantis", None, None),
     ("GET", "/static"): ("GET", "/static/no-such-file.js", None, None),

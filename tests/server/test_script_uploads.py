@@ -213,3 +213,48 @@ def test_a_city_given_surtitles_but_no_script_is_in_the_snapshot_so_its_console_
     snapshot = console.recv_until(lambda m: m["type"] == "snapshot")
     assert snapshot["cues"]["berlin"]["count"] == 0 and "paris" in snapshot["cues"]
     assert go(console, "f-1", "berlin", "follow", target="paris")["type"] == "ack"
+
+
+def check(
+    server: ServerProcess, token: str, city: str, body: bytes, content_type: str = "text/csv"
+) -> tuple[int, dict[str, Any]]:
+    status, _, raw = http_request(
+        "POST",
+        f"{server.url}/api/cues/{city}/script/check",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+        body=body,
+    )
+    return status, json.loads(raw)
+
+
+def test_a_check_lists_every_problem_by_line_and_changes_nothing(
+    server: ServerProcess, tokens: Tokens
+) -> None:
+    """/admin shows a file's problems before anything changes: the check reads the body as
+    PUT would, reports what `coordinator cues check` reports, and stores nothing."""
+    before = server.get_json("/api/state")["cues"]["paris"]
+    status, report = check(server, tokens.admin, "paris", b"n,en,fr\n1,,\n2,Two,Deux\n3,,Trois\n")
+    assert status == 200, report
+    assert report["ok"] is False and report["cues"] == [] and report["count"] == 0
+    # Every problem at once, each with its line: cue 1 lacks both texts, cue 3 its English.
+    assert [p.split(": ")[0] for p in report["problems"]] == [
+        "paris-upload.csv:2", "paris-upload.csv:2", "paris-upload.csv:4",
+    ]  # fmt: skip
+
+    good = "n,en,fr\n" + "".join(f"{i},Line {i},Ligne {i}\n" for i in range(1, 15))
+    status, report = check(server, tokens.admin, "paris", good.encode())
+    assert status == 200, report
+    assert (report["ok"], report["problems"], report["count"]) == (True, [], 14)
+    assert report["languages"] == ["en", "fr"]
+    assert len(report["cues"]) == 10  # a preview: the first lines
+    assert report["cues"][0] == {
+        "index": 1,
+        "label": "1",
+        "text": {"en": "Line 1", "fr": "Ligne 1"},
+    }
+    assert server.get_json("/api/state")["cues"]["paris"] == before  # nothing changed
+
+    # Only an admin checks (as only an admin uploads); a request without a format is refused.
+    assert check(server, tokens.paris_operator, "paris", good.encode())[0] == 403
+    status, body = check(server, tokens.admin, "paris", good.encode(), "text/plain")
+    assert (status, body["code"]) == (400, "invalid")
