@@ -1,7 +1,12 @@
-// The sign-in of the staff consoles (/coordinator and /operator/CITY): one token, typed into
-// the page's sign-in form, kept in this tab's sessionStorage (never in the address bar), sent
-// in the websocket's hello, and forgotten on Sign out or when the server refuses it (unknown,
-// or revoked while the console was open).
+// The sign-in of the staff consoles (/coordinator, /operator/CITY and /admin): one token, typed
+// into the page's sign-in form or carried by an invite link, kept in this tab's sessionStorage
+// (never in the address bar), sent in the websocket's hello, and forgotten on Sign out or when
+// the server refuses it (unknown, or revoked while the console was open).
+//
+// An invite link is the console's address with `#token=TOKEN`: a fragment, which the browser
+// never sends to a server (so no access log or proxy sees it). The page takes it at once,
+// removes it from the address bar (and so from the history and a copied address), and signs in
+// as with a typed token: a token of the wrong role is refused the same way.
 //
 // The page says who may use it (`refusal`) and what to forget on sign-out (`onSignOut`); the
 // session owns the form, the Sign out button, the connection badge and the LiveClient. Each
@@ -22,6 +27,20 @@ export function say(node, text, kind = "") {
   node.className = `message ${kind}`;
 }
 
+/** The token of an invite link (``#token=…`` in the address), removed from the address bar
+ * at once, path and query kept; null when the address carries none. */
+export function takeInviteToken() {
+  const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+  if (!fragment.has("token")) return null;
+  const token = (fragment.get("token") || "").trim();
+  history.replaceState(history.state, "", location.pathname + location.search);
+  return token || null;
+}
+
+// Taken when this module loads, before the page's script awaits anything (its dictionary):
+// the token is in the address bar for no longer than it takes to parse the page's modules.
+let invited = takeInviteToken();
+
 export class Session {
   /**
    * @param {object} options
@@ -30,7 +49,8 @@ export class Session {
    *   console: HTMLElement, connection: HTMLElement}} options.nodes  the page's parts
    * @param {(welcome: object) => (string|null)} options.refusal  why this token may not use
    *   this console (the sign-in then shows it), or null
-   * @param {() => void} [options.onStart]  a token is being tried (typed, or saved in the tab)
+   * @param {() => void} [options.onStart]  a token is being tried (typed, from an invite
+   *   link, or saved in the tab)
    * @param {(message: string) => void} options.onSignOut  forget what the page holds; the
    *   message ("" for Sign out) says why the sign-in form is back
    * @param {(key: string, vars?: object) => string} [options.t]  the page's translator (the
@@ -48,9 +68,10 @@ export class Session {
     this.t = options.t || translator();
   }
 
-  /** Wire the form and the Sign out button; sign in at once with a token saved in this tab.
-   * The form comes disabled in the page's HTML: until this runs, a token typed and sent
-   * would leave as a plain form submission. */
+  /** Wire the form and the Sign out button; sign in at once with an invite link's token
+   * (which replaces one saved in this tab) or a token saved in this tab. The form comes
+   * disabled in the page's HTML: until this runs, a token typed and sent would leave as a
+   * plain form submission. */
   begin() {
     const { form, token, signOut } = this.options.nodes;
     form.addEventListener("submit", (e) => {
@@ -61,7 +82,13 @@ export class Session {
     });
     for (const field of form.elements) field.disabled = false;
     signOut.addEventListener("click", () => this.signOut());
-    const saved = this.token();
+    // An invite link opened in a tab already on this page changes the fragment only.
+    window.addEventListener("hashchange", () => {
+      const token = takeInviteToken();
+      if (token) this.start(token);
+    });
+    const saved = invited || this.token();
+    invited = null;
     if (saved) this.start(saved);
   }
 
