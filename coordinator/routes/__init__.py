@@ -22,6 +22,7 @@ def route_table() -> list[BaseRoute]:
     return [
         Route("/", pages.index),
         Route("/coordinator", partial(pages.page, "coordinator")),
+        Route("/admin", partial(pages.page, "admin")),
         Route("/operator/{city}", partial(pages.page, "operator")),
         Route("/display/{city}", partial(pages.page, "display")),
         Route("/follow/{city}", partial(pages.page, "follow")),

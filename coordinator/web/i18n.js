@@ -2,15 +2,16 @@
 // ta.js), {name} placeholders, and data-i18n attributes for the texts written in the HTML.
 //
 // The public pages (dashboard, phones, projector) speak the five languages of the event's
-// cities; the staff consoles (keys co_, op_, staff_) English and French. A test fails when a
-// dictionary lacks a key its pages need, or a placeholder differs from English.
+// cities; the staff consoles (keys co_, op_, staff_, and ad_ for the organiser's page) English
+// and French. A test fails when a dictionary lacks a key its pages need, or a placeholder
+// differs from English.
 //
 // A page loads its own language's dictionary only, on demand (a test keeps every dictionary
 // complete, so there is no fallback to load: the dashboard stays under 100 KB in any language).
 
 export const PUBLIC_LANGUAGES = ["en", "fr", "de", "fi", "ta"];
 export const STAFF_LANGUAGES = ["en", "fr"];
-export const STAFF_KEY = /^(co|op|staff)_/;
+export const STAFF_KEY = /^(co|op|staff|ad)_/;
 /** Each language's name in itself, for the switches. */
 export const LANGUAGE_NAMES = { en: "English", fr: "Français", de: "Deutsch", fi: "Suomi", ta: "தமிழ்" };
 

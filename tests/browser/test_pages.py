@@ -160,7 +160,7 @@ def test_a_token_revoked_while_signed_in_signs_out_both_consoles_the_same_way(
     assert state["cues"]["paris"]["index"] == 0
 
 
-@pytest.mark.parametrize("path", ["/coordinator", "/operator/paris"])
+@pytest.mark.parametrize("path", ["/coordinator", "/operator/paris", "/admin"])
 def test_the_sign_in_waits_for_the_page_script_so_a_token_is_never_sent_by_the_form(
     server: ServerProcess, page: Any, path: str
 ) -> None:
@@ -168,7 +168,9 @@ def test_the_sign_in_waits_for_the_page_script_so_a_token_is_never_sent_by_the_f
     and sent then went out as a plain form submission (in the address bar of /coordinator, a
     405 page on /operator). The form stays disabled until the script has taken it over."""
     held: list[Any] = []
-    script = "**/static/" + ("coordinator.js" if path == "/coordinator" else "operator.js")
+    script = "**/static/" + {"/coordinator": "coordinator.js", "/admin": "admin.js"}.get(
+        path, "operator.js"
+    )
     page.route(
         script, lambda route: held.append(route)
     )  # the request waits, unanswered, as on a stalled link

@@ -30,6 +30,7 @@ OPERATOR = "operator"
 PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/"): ("GET", "/no-such-page", None, None),
     ("GET", "/coordinator"): ("DELETE", "/coordinator", None, None),
+    ("GET", "/admin"): ("DELETE", "/admin", None, None),
     ("GET", "/operator/{city}"): ("GET", "/operator/atlantis", None, None),
     ("GET", "/display/{city}"): ("GET", "/display/atlantis", None, None),
     ("GET", "/follow/{city}"): ("GET", "/follow/atlantis", None, None),

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.wheel
 
 WEB = ROOT / "coordinator" / "web"
 LOCAL_ONLY = (".git", ".venv*", "*.egg-info", "build", "dist", "data", "node_modules", "*_cache")
-PAGES = ["/", "/coordinator", "/operator/paris", "/display/paris", "/follow/paris"]
+PAGES = ["/", "/coordinator", "/admin", "/operator/paris", "/display/paris", "/follow/paris"]
 
 
 def clean_env() -> dict[str, str]:

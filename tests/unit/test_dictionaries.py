@@ -2,7 +2,8 @@
 need, with the same placeholders as English, and every key the pages use exists.
 
 The public pages (dashboard, phones, projector) are in five languages; the staff consoles
-(keys ``co_``, ``op_``, ``staff_``) in English and French (coordinator/web/i18n.js)."""
+(keys ``co_``, ``op_``, ``staff_``, and ``ad_`` for the organiser's page) in English and French
+(coordinator/web/i18n.js)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from tests.support.harness import ROOT
 WEB = ROOT / "coordinator" / "web"
 PUBLIC = ["en", "fr", "de", "fi", "ta"]
 STAFF = ["en", "fr"]
-STAFF_KEY = re.compile(r"^(co|op|staff)_")
+STAFF_KEY = re.compile(r"^(co|op|staff|ad)_")
 ENTRY = re.compile(r'^  ([a-z][a-z0-9_]*): ("(?:[^"\\]|\\.)*"),$')
 PLACEHOLDER = re.compile(r"\{\w+\}")
 # String literals in the pages that name a dictionary key (by its family's prefix).
 KEY_LITERAL = re.compile(
-    r"[\"`]((?:co|op|staff|phone|screen|glance|moment|conn|state|drift|timeline|subscribe)_"
+    r"[\"`]((?:co|op|staff|ad|phone|screen|glance|moment|conn|state|drift|timeline|subscribe)_"
     r"[a-z0-9_]+)[\"`]"
 )
 
