@@ -118,7 +118,7 @@ def test_a_token_is_created_and_revoked_with_the_keyboard_only(
     expect(page.locator("#invite")).to_be_hidden()
 
     row = token_row(page, "Berlin surtitles")
-    tab_to(page, "#token-list tr:has-text('Berlin surtitles') button")
+    tab_to(page, f'#token-list tr[data-id="{row.get_attribute("data-id")}"] button')
     focus_ring = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert focus_ring != "none"  # the focus is visible
     page.keyboard.press("Enter")
