@@ -152,8 +152,9 @@ function renderConnections() {
     );
     return row;
   }));
-  $("connections-viewers").textContent = connections.viewers === undefined
-    ? "" : t("ad_viewers", { n: connections.viewers });
+  $("connections-viewers").textContent = connections.viewers === undefined ? "" : t("ad_viewers", {
+    viewers: connections.viewers, admins: connections.admins ?? 0,
+  });
 }
 
 function startPolling() {
