@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from coordinator.routes.audit import AUDIT_FIELDS
 from tests.conftest import Tokens
 from tests.support.harness import ServerProcess
 
@@ -221,7 +222,7 @@ def test_the_audit_log_downloads_with_the_token_in_a_header_not_the_url(
     download = info.value
     assert download.suggested_filename == "audit-log.csv"
     first_line = Path(download.path()).read_text(encoding="utf-8").splitlines()[0]
-    assert first_line == "seq,at,role,actor,city,kind,from,to,note,command_id"
+    assert first_line == ",".join(AUDIT_FIELDS)  # the header row
     assert not [url for url in urls if tokens.admin in url]
     expect(page.locator('a[href="/report"]')).to_be_visible()
 
