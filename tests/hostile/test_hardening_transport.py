@@ -406,7 +406,7 @@ def test_sigterm_closes_every_client_with_1012_and_loses_no_acknowledged_command
 
 # -- HTTP --------------------------------------------------------------------------------------
 
-PAGES = ["/", "/coordinator", "/operator/paris", "/display/paris", "/follow/paris"]
+PAGES = ["/", "/coordinator", "/admin", "/operator/paris", "/display/paris", "/follow/paris"]
 
 
 def test_pages_send_security_headers_and_no_version_banner(server: ServerProcess) -> None:
