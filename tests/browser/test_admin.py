@@ -198,6 +198,29 @@ def test_a_script_is_checked_line_by_line_before_anything_changes_then_uploaded(
     assert server.get_json("/api/state")["cues"]["paris"]["count"] == 2
 
 
+SRT = "1\n00:00:01,000 --> 00:00:02,000\n{}\n\n2\n00:00:03,000 --> 00:00:04,000\n{}\n"
+
+
+def test_subtitle_files_are_checked_together_one_language_each_named_in_the_file_name(
+    server: ServerProcess, page: Any, tokens: Tokens, tmp_path: Path
+) -> None:
+    sign_in(page, server, tokens.admin)
+    page.select_option("#script-city", "berlin")
+    english = write(tmp_path, "my-hour.en.srt", SRT.format("Hello", "Goodbye"))
+    french = write(tmp_path, "my-hour.fr.srt", SRT.format("Bonjour", "Au revoir"))
+    page.set_input_files("#script-file", [str(english), str(french)])
+    expect(page.locator("#script-summary")).to_contain_text("2 cues, languages en, fr")
+    expect(page.locator("#script-preview-body tr").first).to_contain_text("Bonjour")
+
+    # A file whose name gives no language is refused on the page, before any request.
+    nameless = write(tmp_path, "my-hour.srt", SRT.format("Hello", "Goodbye"))
+    page.set_input_files("#script-file", [str(english), str(nameless)])
+    expect(page.locator("#script-problems li")).to_have_text(
+        re.compile(r"^my-hour\.srt: name the language in the file name")
+    )
+    expect(page.locator("#script-upload")).to_be_hidden()
+
+
 def test_the_phone_of_an_open_follow_page_shows_among_the_connected(
     server: ServerProcess, page: Any, open_page: Any, tokens: Tokens
 ) -> None:
