@@ -99,7 +99,9 @@ export class ScriptsSection {
     $("script-report").hidden = false;
     const summary = report.ok
       ? t("ad_script_ok", { n: report.count, languages: report.languages.join(", ") })
-      : t("ad_script_problems", { n: report.problems.length });
+      : t(report.problems.length === 1 ? "ad_script_problem_one" : "ad_script_problems", {
+        n: report.problems.length,
+      });
     const line = $("script-summary");
     line.textContent = summary;
     line.className = `message ${report.ok ? "ok" : "error"}`;

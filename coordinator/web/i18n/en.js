@@ -321,6 +321,7 @@ export default {
   ad_script_unknown: "{name}: unknown script format (use .csv, .tsv, .yaml, .xlsx, .srt or .vtt).",
   ad_script_no_language: "{name}: name the language in the file name, e.g. my-hour.fr.srt.",
   ad_script_ok: "Usable: {n} cues, languages {languages}. Nothing has changed yet.",
+  ad_script_problem_one: "Not usable: 1 problem, at its line. Nothing has changed.",
   ad_script_problems: "Not usable: {n} problems, by line. Nothing has changed.",
   ad_script_upload: "Upload it to {city}",
   ad_script_uploaded: "{city}: the script is uploaded ({n} cues); its screens show the new text.",

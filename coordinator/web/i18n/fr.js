@@ -321,6 +321,7 @@ export default {
   ad_script_unknown: "{name}\u00a0: format de script inconnu (utilisez .csv, .tsv, .yaml, .xlsx, .srt ou .vtt).",
   ad_script_no_language: "{name}\u00a0: indiquez la langue dans le nom du fichier, p. ex. my-hour.fr.srt.",
   ad_script_ok: "Utilisable\u00a0: {n} répliques, langues {languages}. Rien n’a encore changé.",
+  ad_script_problem_one: "Inutilisable\u00a0: 1 problème, à sa ligne. Rien n’a changé.",
   ad_script_problems: "Inutilisable\u00a0: {n} problèmes, par ligne. Rien n’a changé.",
   ad_script_upload: "L’envoyer pour {city}",
   ad_script_uploaded: "{city}\u00a0: le script est envoyé ({n} répliques)\u00a0; ses écrans montrent le nouveau texte.",
