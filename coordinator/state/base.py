@@ -110,6 +110,9 @@ class AuditEntry:
     after: str
     note: str
     command_id: str
+    # The delay announced by a change to ``delayed`` (None for anything else, and in entries
+    # written before it was kept).
+    delay_minutes: int | None = None
 
     @classmethod
     def of_plan(
@@ -127,6 +130,7 @@ class AuditEntry:
             after=plan.audit_after,
             note=plan.note,
             command_id=command_id,
+            delay_minutes=plan.audit_delay_minutes,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -141,6 +145,7 @@ class AuditEntry:
             "to": self.after,
             "note": self.note,
             "command_id": self.command_id,
+            "delay_minutes": self.delay_minutes,
         }
 
 

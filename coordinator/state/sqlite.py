@@ -55,7 +55,7 @@ CREATE TABLE IF NOT EXISTS commands (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, at TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL,
     city TEXT NOT NULL, kind TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,
-    note TEXT NOT NULL, command_id TEXT NOT NULL);
+    note TEXT NOT NULL, command_id TEXT NOT NULL, delay_minutes INTEGER);
 CREATE TABLE IF NOT EXISTS cue_log (
     seq INTEGER PRIMARY KEY, city TEXT NOT NULL, at TEXT NOT NULL,
     idx INTEGER NOT NULL, blank INTEGER NOT NULL);
@@ -122,6 +122,14 @@ def _check_rows(conn: sqlite3.Connection) -> None:
         records.audit_from_columns(row)
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns added since a database was created (CREATE TABLE IF NOT EXISTS keeps an old
+    table as it was)."""
+    audit_columns = {row[1] for row in conn.execute("PRAGMA table_info(audit)")}
+    if "delay_minutes" not in audit_columns:
+        conn.execute("ALTER TABLE audit ADD COLUMN delay_minutes INTEGER")
+
+
 class SqliteStore(Store):
     """The embedded default backend."""
 
@@ -165,6 +173,7 @@ class SqliteStore(Store):
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
+        _add_missing_columns(conn)
         self._conn = conn
         row = conn.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
         if row is not None:
@@ -341,7 +350,8 @@ class SqliteStore(Store):
             )
         entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
         conn.execute(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records.audit_columns(entry)
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            records.audit_columns(entry),
         )
 
     async def save_script(self, city: str, upload: ScriptUpload) -> None:
