@@ -12,7 +12,7 @@ import asyncio
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS cue_log (
     idx INTEGER NOT NULL, blank INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cue_log_city ON cue_log (city, seq);
 CREATE TABLE IF NOT EXISTS scripts (city TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS peaks (city TEXT PRIMARY KEY, phones INTEGER NOT NULL);
 """
 
 
@@ -371,6 +372,25 @@ class SqliteStore(Store):
         assert self._conn is not None
         rows = self._conn.execute("SELECT city, data FROM scripts")
         return {city: records.decode_script_upload(data) for city, data in rows}
+
+    async def raise_peaks(self, phones: Mapping[str, int]) -> None:
+        if phones:
+            await self._run(self._raise_peaks_sync, dict(phones))
+
+    def _raise_peaks_sync(self, phones: dict[str, int]) -> None:
+        with self._transaction() as c:
+            c.executemany(
+                "INSERT INTO peaks VALUES (?, ?) ON CONFLICT (city) "
+                "DO UPDATE SET phones = max(phones, excluded.phones)",
+                list(phones.items()),
+            )
+
+    async def peaks(self) -> dict[str, int]:
+        return await self._run(self._peaks_sync)
+
+    def _peaks_sync(self) -> dict[str, int]:
+        assert self._conn is not None
+        return {city: int(n) for city, n in self._conn.execute("SELECT city, phones FROM peaks")}
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:
