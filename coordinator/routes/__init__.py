@@ -44,6 +44,7 @@ def route_table() -> list[BaseRoute]:
         Route("/api/connections", report.api_connections),
         Route("/api/report", report.api_report),
         Route("/api/report.csv", report.api_report),
+        Route("/report", partial(pages.page, "report")),
         WebSocketRoute("/ws", live.websocket),
         Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
     ]

@@ -52,6 +52,7 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/api/connections"): ("GET", "/api/connections", OPERATOR, None),
     ("GET", "/api/report"): ("GET", "/api/report", None, None),
     ("GET", "/api/report.csv"): ("GET", "/api/report.csv", OPERATOR, None),
+    ("GET", "/report"): ("POST", "/report", None, None),
     ("GET", "/static"): ("GET", "/static/no-such-file.js", None, None),
 }
 
