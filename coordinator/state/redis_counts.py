@@ -2,9 +2,10 @@
 
 Each process keeps its last counts in its own key (``counts:PROCESS``) that expires
 :data:`COUNTS_TTL_S` after the last refresh, so a process that dies stops counting within a few
-seconds and no one has to clean up after it. The peaks are one hash (``peaks``, a field per
-city) raised only by a script that keeps the larger number: two processes raising it at once
-cannot lower it.
+seconds, and names itself in one set (``count_processes``) so readers find the keys without a
+SCAN of the whole keyspace (every command leaves a ``cmd:`` key for a day); a reader drops the
+names whose key has expired. The peaks are one hash (``peaks``, a field per city) raised only by
+a script that keeps the larger number: two processes raising it at once cannot lower it.
 """
 
 from __future__ import annotations
@@ -39,32 +40,43 @@ class CountBook:
     def __init__(self, store: RedisStore) -> None:
         self.store = store
 
-    @property
-    def _own_key(self) -> str:
-        return self.store.key(f"counts:{self.store.process_id}")
+    def _key_of(self, process_id: str) -> str:
+        return self.store.key(f"counts:{process_id}")
 
     async def publish(self, counts: ProcessCounts) -> None:
         """This process's counts, for :data:`COUNTS_TTL_S` (the store's ``share_counts`` then
         reads every process's, after this write: of two processes publishing at once, the
         later reader sees both)."""
-        await self.store.redis.set(self._own_key, counts.encode(), ex=COUNTS_TTL_S)
+        process_id = self.store.process_id
+        async with self.store.redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key_of(process_id), counts.encode(), ex=COUNTS_TTL_S)
+            pipe.sadd(self.store.key("count_processes"), process_id)
+            await pipe.execute()
 
     async def leave(self) -> None:
-        await self.store.redis.delete(self._own_key)
+        process_id = self.store.process_id
+        await self.store.redis.delete(self._key_of(process_id))
+        await self.store.redis.srem(self.store.key("count_processes"), process_id)
 
     async def all(self) -> list[ProcessCounts]:
+        """The counts of every process whose key has not expired."""
         redis = self.store.redis
-        keys = [k async for k in redis.scan_iter(match=self.store.key("counts:*"), count=100)]
-        if not keys:
+        names = sorted(await redis.smembers(self.store.key("count_processes")))
+        if not names:
             return []
-        found = []
-        for raw in await redis.mget(keys):
+        found, gone = [], []
+        for name, raw in zip(
+            names, await redis.mget([self._key_of(n) for n in names]), strict=True
+        ):
             if raw is None:
-                continue  # expired between the scan and the read
+                gone.append(name)  # its process stopped refreshing it: it died
+                continue
             try:
                 found.append(ProcessCounts.decode(raw))
             except (ValueError, KeyError, TypeError):
                 continue  # a foreign or damaged record counts no one
+        if gone:
+            await redis.srem(self.store.key("count_processes"), *gone)
         return found
 
     async def raise_peaks(self, phones: Mapping[str, int]) -> None:
