@@ -7,7 +7,7 @@ as what it was when it joined:
 - a signed-in coordinator or operator of a city: ``coordinators`` / ``operators`` of that city;
 - an admin: ``admins``;
 - a signed-out client that follows exactly one city's live cues (``cues:CITY``, and nothing
-  else): a **phone** of that city. That is what the follow page (``/follow/CITY``) and the
+  else; CITY one of the config's): a **phone** of that city. That is what the follow page (``/follow/CITY``) and the
   projector (``/display/CITY``) send; the protocol cannot tell them apart, and a city has one or
   two projectors against hundreds of phones, so projectors are counted as phones;
 - any other signed-out client (the dashboard, a rehearsal screen, a script): ``others``.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -33,8 +33,10 @@ CITY_CATEGORIES: tuple[Category, ...] = ("coordinators", "operators", "phones")
 CountKey = tuple[Category, str]  # the city is "" for admins and others
 
 
-def count_key(actor: Actor, topics: tuple[str, ...] | None) -> CountKey:
-    """What a connection of ``actor`` following ``topics`` (None: everything) counts as."""
+def count_key(actor: Actor, topics: tuple[str, ...] | None, cities: Collection[str]) -> CountKey:
+    """What a connection of ``actor`` following ``topics`` (None: everything) counts as. A
+    phone is only ever one of ``cities`` (the config's): the protocol accepts any city name in
+    a topic, and a peak kept per made-up name would let anyone grow the store without bound."""
     if actor.role is Role.COORDINATOR and actor.city:
         return ("coordinators", actor.city)
     if actor.role is Role.OPERATOR and actor.city:
@@ -43,7 +45,7 @@ def count_key(actor: Actor, topics: tuple[str, ...] | None) -> CountKey:
         return ("admins", "")
     if actor.role is Role.PUBLIC and topics is not None and len(topics) == 1:
         family, _, city = topics[0].partition(":")
-        if family == "cues" and city and city != "*":
+        if family == "cues" and city in cities:
             return ("phones", city)
     return ("others", "")
 
@@ -88,7 +90,8 @@ def connections_message(
 ) -> dict[str, Any]:
     """The body of ``GET /api/connections``: every city of the config in its order (zeros
     included), the admins, and ``viewers``, every signed-out connection. Connections of a city
-    the config does not know (an old token) are left out of the cities but not of the totals."""
+    the config does not know (a token made for an earlier config) are left out of the cities but
+    not of the totals."""
     summed: Counter[CountKey] = Counter()
     for process in processes:
         summed.update(process.counts)

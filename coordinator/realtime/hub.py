@@ -370,7 +370,7 @@ class Hub:
     # -- who is connected ----------------------------------------------------------------
 
     def _count(self, conn: Connection) -> None:
-        key = self.counted[conn] = count_key(conn.actor, conn.topics)
+        key = self.counted[conn] = count_key(conn.actor, conn.topics, self.store.city_ids)
         self.counts[key] += 1
         self.counts_version += 1
 

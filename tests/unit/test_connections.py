@@ -12,6 +12,7 @@ from coordinator.rules import Actor, Role
 from tests.support.harness import ROOT
 
 PUBLIC = Actor(Role.PUBLIC)
+CITIES = frozenset({"paris", "berlin"})
 
 
 @pytest.mark.parametrize(
@@ -25,12 +26,13 @@ PUBLIC = Actor(Role.PUBLIC)
         (PUBLIC, ("rehearsal:paris",), ("others", "")),  # a rehearsal screen
         (PUBLIC, ("cues:*",), ("others", "")),
         (PUBLIC, ("cues:paris", "status:paris"), ("others", "")),
+        (PUBLIC, ("cues:atlantis",), ("others", "")),  # no such city: never a peak of its own
     ],
 )
 def test_what_a_connection_counts_as(
     actor: Actor, topics: tuple[str, ...] | None, expected: tuple[str, str]
 ) -> None:
-    assert count_key(actor, topics) == expected
+    assert count_key(actor, topics, CITIES) == expected
 
 
 def test_counts_round_trip_and_refuse_a_foreign_record() -> None:
