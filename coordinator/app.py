@@ -23,6 +23,7 @@ from coordinator.osc import OscServer
 from coordinator.protocol import CueCommand
 from coordinator.proxy import ForwardedHeaders, TrustedPeers
 from coordinator.realtime import Hub, Sessions
+from coordinator.realtime.counting import publish_counts_forever
 from coordinator.routes import DirectWebsockets, route_table
 from coordinator.routes.errors import EXCEPTION_HANDLERS
 from coordinator.security import SecurityHeaders
@@ -154,9 +155,15 @@ class Lifespan:
         await self.ctx.store.open()
         await restore_uploaded_scripts(self.ctx)
         transport = await start_osc(self.ctx)
+        counting = asyncio.create_task(
+            publish_counts_forever(self.ctx.hub, self.ctx.store), name="connection-counts"
+        )
         try:
             yield {GUARD_KEY: guard}
         finally:
+            counting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await counting
             if transport is not None:
                 transport.close()
             self.ctx.hub.collector.close()

@@ -16,7 +16,7 @@ from coordinator import views
 from coordinator.channels import CueBoard, plan_cue_command, summary
 from coordinator.cue_state import CueState
 from coordinator.protocol import CueCommand, StatusCommand
-from coordinator.rules import Actor, CityStatus, apply_status
+from coordinator.rules import Actor, CityStatus, State, apply_status
 
 EventKind = Literal["status", "presence", "cue"]
 
@@ -45,6 +45,9 @@ class Plan:
     audit_after: str
     note: str
     status: CityStatus | None = None
+    # The delay a status command announced (state ``delayed``), kept in the audit entry: the
+    # report counts the delays from the audit log, the one history kept whole.
+    audit_delay_minutes: int | None = None
     cue_key: str | None = None
     cue_state: CueState | None = None
     cue_log: list[tuple[str, int, bool]] = field(default_factory=list)
@@ -81,6 +84,7 @@ def plan_status(
         audit_after=new.state.value,
         note=new.note,
         status=new,
+        audit_delay_minutes=new.delay_minutes if new.state is State.DELAYED else None,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from coordinator import protocol, views
 from coordinator.channels import cue_key
+from coordinator.connections import CountKey, ProcessCounts, count_key
 from coordinator.limits import Limits, TokenBucket
 from coordinator.realtime.collector import Collector
 from coordinator.realtime.connection import (
@@ -152,6 +153,11 @@ class Hub:
         self.audiences = Audiences()  # the live ones
         self.collector = Collector()
         self.coordinators: collections.Counter[str] = collections.Counter()
+        # Who is connected (coordinator/connections.py), counted on join and leave only: each
+        # live connection as what it was when it joined, whatever its token becomes later.
+        self.counted: dict[Connection, CountKey] = {}
+        self.counts: collections.Counter[CountKey] = collections.Counter()
+        self.counts_version = 0  # rises with every change of ``counts``
         self.open_count = 0
         self.per_address: collections.Counter[str] = collections.Counter()
         self.recent = RecentEvents(MAX_REPLAY_EVENTS, RECENT_MAX_BYTES)
@@ -333,6 +339,7 @@ class Hub:
         conn.pending.clear()
         self.catching_up.discard(conn)
         self.audiences.add(conn)
+        self._count(conn)
         if not self.store.available:  # live now: a later change of state reaches it too
             conn.send(protocol.service_message(False))
         self.collector.joined()
@@ -350,6 +357,7 @@ class Hub:
         self.connections.discard(conn)
         self.catching_up.discard(conn)
         self.audiences.discard(conn)
+        self._uncount(conn)
         self.collector.left(still_open=self.open_count)
         city = conn.actor.city
         if was_live and conn.actor.role is Role.COORDINATOR and city:
@@ -358,6 +366,26 @@ class Hub:
                 del self.coordinators[city]
                 with contextlib.suppress(Exception):
                     await self.store.set_presence(city, False, datetime.now(UTC))
+
+    # -- who is connected ----------------------------------------------------------------
+
+    def _count(self, conn: Connection) -> None:
+        key = self.counted[conn] = count_key(conn.actor, conn.topics, self.store.city_ids)
+        self.counts[key] += 1
+        self.counts_version += 1
+
+    def _uncount(self, conn: Connection) -> None:
+        key = self.counted.pop(conn, None)
+        if key is None:
+            return
+        self.counts[key] -= 1
+        if self.counts[key] <= 0:
+            del self.counts[key]
+        self.counts_version += 1
+
+    def process_counts(self) -> ProcessCounts:
+        """This process's live connections, by what they count as."""
+        return ProcessCounts(dict(self.counts))
 
 
 def _same(a: tuple[tuple[str, Script], ...], b: tuple[tuple[str, Script], ...]) -> bool:

@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from coordinator.routes import audit, calendar, cues, live, pages, scripts
+from coordinator.routes import audit, calendar, cues, live, pages, report, scripts
 from coordinator.web_files import WEB_DIR
 
 
@@ -43,6 +43,10 @@ def route_table() -> list[BaseRoute]:
         Route("/api/cues/{city}/script/check", scripts.check_script, methods=["POST"]),
         Route("/api/cues/{city}/{action}", cues.post_cue, methods=["POST"]),
         Route("/api/drift", cues.api_drift),
+        Route("/api/connections", report.api_connections),
+        Route("/api/report", report.api_report),
+        Route("/api/report.csv", report.api_report),
+        Route("/report", partial(pages.page, "report")),
         WebSocketRoute("/ws", live.websocket),
         Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
     ]

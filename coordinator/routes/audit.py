@@ -15,7 +15,10 @@ from coordinator.routes.common import download, require_token
 from coordinator.routes.errors import ApiError
 from coordinator.rules import Role
 
-AUDIT_FIELDS = ["seq", "at", "role", "actor", "city", "kind", "from", "to", "note", "command_id"]
+AUDIT_FIELDS = [
+    "seq", "at", "role", "actor", "city", "kind", "from", "to", "note", "command_id",
+    "delay_minutes",
+]  # fmt: skip
 
 
 async def api_log(request: Request) -> Response:

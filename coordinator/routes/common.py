@@ -15,6 +15,7 @@ from coordinator.caching import CachedBody
 from coordinator.context import context
 from coordinator.protocol import ProtocolError
 from coordinator.routes.errors import ApiError
+from coordinator.rules import Role
 
 
 def bearer(request: Request) -> TokenRecord | None:
@@ -98,3 +99,12 @@ def conditional(
     ):
         return Response(status_code=304, headers=headers)
     return Response(cached.body, media_type=media_type, headers=headers)
+
+
+def require_admin(request: Request, what: str) -> TokenRecord:
+    """The request's admin token: ``unauthorized`` (401) without a known token, ``forbidden``
+    (403) with another role's, the message naming ``what`` is for admins."""
+    record = require_token(request)
+    if record.role is not Role.ADMIN:
+        raise ApiError("forbidden", f"{what} is for admins")
+    return record

@@ -21,6 +21,7 @@ from typing import Any
 from coordinator import protocol, scripts
 from coordinator.channels import CueBoard
 from coordinator.config import Config
+from coordinator.connections import ProcessCounts, total_phones
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
 from coordinator.plans import EventKind, Plan, PlannedEvent, plan_cue, plan_status
@@ -110,6 +111,9 @@ class AuditEntry:
     after: str
     note: str
     command_id: str
+    # The delay announced by a change to ``delayed`` (None for anything else, and in entries
+    # written before it was kept).
+    delay_minutes: int | None = None
 
     @classmethod
     def of_plan(
@@ -127,6 +131,7 @@ class AuditEntry:
             after=plan.audit_after,
             note=plan.note,
             command_id=command_id,
+            delay_minutes=plan.audit_delay_minutes,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -141,6 +146,7 @@ class AuditEntry:
             "to": self.after,
             "note": self.note,
             "command_id": self.command_id,
+            "delay_minutes": self.delay_minutes,
         }
 
 
@@ -194,6 +200,8 @@ class Store(abc.ABC):
         # False while commands cannot be taken (the backend is unreachable, or cannot
         # confirm changes): viewers are told, /readyz answers 503.
         self.available = True
+        self._local_counts = ProcessCounts()
+        self._peaks_raised: dict[str, int] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -244,6 +252,38 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         """Record that a city's coordinator came online or went offline (None: no change)."""
+
+    # -- connection counts and the phones' peaks (GET /api/connections, the report) ------------
+
+    async def share_counts(self, counts: ProcessCounts) -> None:
+        """Publish this process's connection counts for :meth:`all_counts`, then raise each
+        city's stored peak of phones to the phones connected now over every process (written
+        only when a number passes what this process last raised it to). Raises
+        :class:`StoreUnavailable` when the store cannot take it."""
+        await self.publish_counts(counts)
+        phones = total_phones(await self.all_counts())
+        higher = {city: n for city, n in phones.items() if n > self._peaks_raised.get(city, 0)}
+        if higher:
+            await self.raise_peaks(higher)
+            self._peaks_raised.update(higher)
+
+    async def publish_counts(self, counts: ProcessCounts) -> None:
+        """Keep this process's counts where :meth:`all_counts` finds them."""
+        self._local_counts = counts
+
+    async def all_counts(self) -> list[ProcessCounts]:
+        """The last published counts of every live process sharing this store (one backend
+        serves one process: its own)."""
+        return [self._local_counts]
+
+    @abc.abstractmethod
+    async def raise_peaks(self, phones: Mapping[str, int]) -> None:
+        """Keep, per city, the larger of the stored peak and ``phones[city]``; survives
+        restarts and, over Redis, is shared by every process."""
+
+    @abc.abstractmethod
+    async def peaks(self) -> dict[str, int]:
+        """The peak number of phones seen, by city (a city never seen with one is absent)."""
 
     # -- listening ----------------------------------------------------------------------------
 

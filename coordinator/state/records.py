@@ -8,8 +8,8 @@ format is stated once, rather than silently being whatever the wire happens to s
   the audience flag is ``1``/``0``. The record names ``staff`` and ``kind`` are the ones data
   written by earlier versions carries, and are kept for compatibility: in code they are
   :attr:`StoredEvent.operator_data` and :attr:`ScriptUpload.format`.
-- **audit row**: a JSON object with ``seq at role actor city kind from to note command_id``
-  (the audit export's shape).
+- **audit row**: a JSON object with ``seq at role actor city kind from to note command_id
+  delay_minutes`` (the audit export's shape; ``delay_minutes`` may be missing in older rows).
 - **cue log line**: ``[time, index, blank]``, the time an ISO 8601 instant to the microsecond
   (a WebVTT export times lines with it).
 - **city status**: the JSON object of :func:`encode_status`; a status event's data has the
@@ -119,6 +119,7 @@ def decode_audit(text: str | bytes) -> AuditEntry:
         after=data["to"],
         note=data["note"],
         command_id=data["command_id"],
+        delay_minutes=_int_or_none(data.get("delay_minutes")),
     )
 
 
@@ -135,11 +136,16 @@ def audit_columns(entry: AuditEntry) -> tuple[Any, ...]:
         entry.after,
         entry.note,
         entry.command_id,
+        entry.delay_minutes,
     )
 
 
 def audit_from_columns(row: tuple[Any, ...]) -> AuditEntry:
-    seq, at, role, actor, city, kind, before, after, note, command_id = row
+    """An audit row from its columns; a row of a database written before ``delay_minutes``
+    was kept has ten."""
+    seq, at, role, actor, city, kind, before, after, note, command_id, *rest = row
+    if len(rest) > 1:
+        raise ValueError(f"an audit row has {len(row)} columns, not 10 or 11")
     return AuditEntry(
         seq=int(seq),
         at=parse_iso_utc(at),
@@ -151,7 +157,12 @@ def audit_from_columns(row: tuple[Any, ...]) -> AuditEntry:
         after=after,
         note=note,
         command_id=command_id,
+        delay_minutes=_int_or_none(rest[0] if rest else None),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 # -- cue log lines -----------------------------------------------------------------------------

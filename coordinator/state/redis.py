@@ -35,6 +35,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
+from coordinator.connections import ProcessCounts
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
 from coordinator.plans import Plan, command_key
@@ -54,6 +55,7 @@ from coordinator.state.base import (
     StoreUnavailable,
 )
 from coordinator.state.redis_connect import RedisClients, explain, parse_redis_url
+from coordinator.state.redis_counts import CountBook
 from coordinator.state.redis_presence import PresenceBook
 from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
 
@@ -109,6 +111,7 @@ class RedisStore(Store):
         self._cue_states: dict[str, CueState] = {}
         self._online: dict[str, bool] = {}
         self.presence = PresenceBook(self)
+        self.counts = CountBook(self)
         self.available = False
 
     def key(self, name: str) -> str:
@@ -152,6 +155,8 @@ class RedisStore(Store):
                 await task
         with contextlib.suppress(Exception):
             await self.presence.leave()
+        with contextlib.suppress(Exception):
+            await self.counts.leave()
         await self._clients.aclose()
 
     async def ready(self) -> bool:
@@ -425,6 +430,32 @@ class RedisStore(Store):
             return await self.presence.record(city, online, now)
         except (*UNAVAILABLE, ResponseError):  # presence waits for the store to write
             return None
+
+    # -- connection counts and peaks: coordinator/state/redis_counts.py -----------------------
+
+    async def publish_counts(self, counts: ProcessCounts) -> None:
+        try:
+            await self.counts.publish(counts)
+        except (*UNAVAILABLE, ResponseError) as exc:
+            raise StoreUnavailable("Redis is unreachable") from exc
+
+    async def all_counts(self) -> list[ProcessCounts]:
+        try:
+            return await self.counts.all()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable("Redis is unreachable") from exc
+
+    async def raise_peaks(self, phones: Mapping[str, int]) -> None:
+        try:
+            await self.counts.raise_peaks(phones)
+        except (*UNAVAILABLE, ResponseError) as exc:
+            raise StoreUnavailable("Redis is unreachable") from exc
+
+    async def peaks(self) -> dict[str, int]:
+        try:
+            return await self.counts.peaks()
+        except UNAVAILABLE as exc:
+            raise StoreUnavailable("Redis is unreachable") from exc
 
     @property
     def alive_key(self) -> str:

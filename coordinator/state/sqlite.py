@@ -12,7 +12,7 @@ import asyncio
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,12 +55,13 @@ CREATE TABLE IF NOT EXISTS commands (key TEXT PRIMARY KEY, seq INTEGER NOT NULL)
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, at TEXT NOT NULL, role TEXT NOT NULL, actor TEXT NOT NULL,
     city TEXT NOT NULL, kind TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,
-    note TEXT NOT NULL, command_id TEXT NOT NULL);
+    note TEXT NOT NULL, command_id TEXT NOT NULL, delay_minutes INTEGER);
 CREATE TABLE IF NOT EXISTS cue_log (
     seq INTEGER PRIMARY KEY, city TEXT NOT NULL, at TEXT NOT NULL,
     idx INTEGER NOT NULL, blank INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cue_log_city ON cue_log (city, seq);
 CREATE TABLE IF NOT EXISTS scripts (city TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS peaks (city TEXT PRIMARY KEY, phones INTEGER NOT NULL);
 """
 
 
@@ -122,6 +123,14 @@ def _check_rows(conn: sqlite3.Connection) -> None:
         records.audit_from_columns(row)
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Columns added since a database was created (CREATE TABLE IF NOT EXISTS keeps an old
+    table as it was)."""
+    audit_columns = {row[1] for row in conn.execute("PRAGMA table_info(audit)")}
+    if "delay_minutes" not in audit_columns:
+        conn.execute("ALTER TABLE audit ADD COLUMN delay_minutes INTEGER")
+
+
 class SqliteStore(Store):
     """The embedded default backend."""
 
@@ -165,6 +174,7 @@ class SqliteStore(Store):
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
+        _add_missing_columns(conn)
         self._conn = conn
         row = conn.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
         if row is not None:
@@ -341,7 +351,8 @@ class SqliteStore(Store):
             )
         entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
         conn.execute(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records.audit_columns(entry)
+            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            records.audit_columns(entry),
         )
 
     async def save_script(self, city: str, upload: ScriptUpload) -> None:
@@ -361,6 +372,25 @@ class SqliteStore(Store):
         assert self._conn is not None
         rows = self._conn.execute("SELECT city, data FROM scripts")
         return {city: records.decode_script_upload(data) for city, data in rows}
+
+    async def raise_peaks(self, phones: Mapping[str, int]) -> None:
+        if phones:
+            await self._run(self._raise_peaks_sync, dict(phones))
+
+    def _raise_peaks_sync(self, phones: dict[str, int]) -> None:
+        with self._transaction() as c:
+            c.executemany(
+                "INSERT INTO peaks VALUES (?, ?) ON CONFLICT (city) "
+                "DO UPDATE SET phones = max(phones, excluded.phones)",
+                list(phones.items()),
+            )
+
+    async def peaks(self) -> dict[str, int]:
+        return await self._run(self._peaks_sync)
+
+    def _peaks_sync(self) -> dict[str, int]:
+        assert self._conn is not None
+        return {city: int(n) for city, n in self._conn.execute("SELECT city, phones FROM peaks")}
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:

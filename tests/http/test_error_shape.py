@@ -56,6 +56,10 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ),
     ("POST", "/api/cues/{city}/{action}"): ("POST", "/api/cues/paris/jump", OPERATOR, {}),
     ("GET", "/api/drift"): ("GET", "/api/drift?reference=atlantis", None, None),
+    ("GET", "/api/connections"): ("GET", "/api/connections", OPERATOR, None),
+    ("GET", "/api/report"): ("GET", "/api/report", None, None),
+    ("GET", "/api/report.csv"): ("GET", "/api/report.csv", OPERATOR, None),
+    ("GET", "/report"): ("POST", "/report", None, None),
     ("GET", "/static"): ("GET", "/static/no-such-file.js", None, None),
 }
 
@@ -165,7 +169,10 @@ def test_a_store_outage_is_503_in_the_shape_everywhere(tmp_path: Path, config_pa
     finally:
         redis.kill()
     assert not [k for k, status in answers.items() if status == 500], answers
-    must_fail = {k for k in answers if k[0] != "GET" or "/api/log" in k[1] or "cues" in k[1]}
+    admin_reads = ("/api/log", "/api/connections", "/api/report")
+    must_fail = {
+        k for k in answers if k[0] != "GET" or k[1].startswith(admin_reads) or "cues" in k[1]
+    }
     assert all(answers[k] == 503 for k in must_fail), answers
 
 
@@ -179,6 +186,9 @@ def valid_requests() -> dict[tuple[str, str], tuple[str, str, str | None, Any]]:
         ("GET", "/api/cues/paris/log.csv"): ("GET", "/api/cues/paris/log.csv", None, None),
         ("GET", "/api/cues/paris/log.vtt"): ("GET", "/api/cues/paris/log.vtt", None, None),
         ("GET", "/api/drift"): ("GET", "/api/drift", None, None),
+        ("GET", "/api/connections"): ("GET", "/api/connections", ADMIN, None),
+        ("GET", "/api/report"): ("GET", "/api/report", ADMIN, None),
+        ("GET", "/api/report.csv"): ("GET", "/api/report.csv", ADMIN, None),
         ("POST", "/api/cities/paris/status"): (
             "POST", "/api/cities/paris/status", ADMIN, {"id": "s1", "state": "live"},
         ),

@@ -172,6 +172,26 @@ def test_a_connection_that_leaves_is_out_of_its_audience(tmp_path: Path) -> None
     with_hub(tmp_path, body)
 
 
+def test_connections_are_counted_as_they_joined_until_they_leave(tmp_path: Path) -> None:
+    async def body(hub: Hub) -> None:
+        await connect(hub, ("cues:paris",))
+        await connect(hub, ("cues:paris",))
+        await connect(hub, None, Actor(Role.OPERATOR, "paris", "op"))
+        assert hub.process_counts().counts == {("phones", "paris"): 2, ("operators", "paris"): 1}
+        version = hub.counts_version
+        operator = next(c for c in hub.connections if c.actor.role is Role.OPERATOR)
+        operator.actor = PUBLIC  # its token revoked: it still leaves as what it joined as
+        await hub.left(operator)
+        assert hub.process_counts().counts == {("phones", "paris"): 2}
+        assert hub.counts_version > version
+        for conn in list(hub.connections):
+            await hub.left(conn)
+            await hub.left(conn)  # twice: counted down once
+        assert hub.process_counts().counts == {}
+
+    with_hub(tmp_path, body)
+
+
 def test_the_snapshot_is_shared_until_an_event_or_a_script_change(tmp_path: Path) -> None:
     async def body(hub: Hub) -> None:
         first = await hub.snapshot()

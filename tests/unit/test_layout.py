@@ -16,6 +16,7 @@ MAX_CREATE_APP_LINES = 100
 CORE = {
     "config", "schedule", "rules", "protocol", "scripts", "cue_state", "channels", "cue_log",
     "plans", "views", "pages", "ical_feed", "drift", "limits", "settings", "caching",
+    "connections", "report",
 }  # fmt: skip
 EDGE = {"state", "realtime", "routes", "service", "app", "cli", "context", "auth", "outbox"}
 SERVER_LIBRARIES = {"starlette", "uvicorn", "websockets", "redis", "sqlite3", "asyncio", "socket"}

@@ -32,6 +32,10 @@ def test_a_status_plan_holds_the_event_the_audit_and_the_new_status() -> None:
     (event,) = plan.events
     assert event.kind == "status" and event.data["delay_minutes"] == 15
     assert plan_status(command, PARIS_COORD, NOW, CityStatus(), START) == plan
+    # The audit keeps the delay announced, and only a delay's.
+    assert plan.audit_delay_minutes == 15
+    live = StatusCommand(id="c-2", city="paris", state=State.LIVE)
+    assert plan_status(live, PARIS_COORD, NOW, plan.status, START).audit_delay_minutes is None
 
 
 def test_a_cue_plan_moves_one_channel_and_logs_what_the_audience_sees() -> None:

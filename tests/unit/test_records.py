@@ -113,6 +113,11 @@ def test_sqlite_rows_as_written_before_load() -> None:
     row = (41, "2025-09-20T12:00:00.123Z", "operator", "t-paris", "paris", "cue", "2", "3",
            "next", "o-5")  # fmt: skip
     assert records.audit_from_columns(row).at == T0.replace(microsecond=123000)
+    # A database written before delay_minutes was kept has ten columns; the new one, eleven.
+    assert records.audit_from_columns(row).delay_minutes is None
+    assert records.audit_from_columns((*row, 15)).delay_minutes == 15
+    with pytest.raises(ValueError, match="12 columns"):
+        records.audit_from_columns((*row, 15, 16))
 
 
 def test_redis_fields_as_written_before_load() -> None:
