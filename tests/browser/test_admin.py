@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from coordinator.report import CSV_FIELDS
 from coordinator.routes.audit import AUDIT_FIELDS
 from tests.conftest import Tokens
 from tests.support.harness import ServerProcess
@@ -234,7 +235,7 @@ def test_the_phone_of_an_open_follow_page_shows_among_the_connected(
     expect(coordinators).to_have_text("0")
 
 
-def test_the_audit_log_downloads_with_the_token_in_a_header_not_the_url(
+def test_the_audit_log_and_the_report_download_with_the_token_in_a_header_not_the_url(
     server: ServerProcess, page: Any, tokens: Tokens
 ) -> None:
     urls: list[str] = []
@@ -246,6 +247,12 @@ def test_the_audit_log_downloads_with_the_token_in_a_header_not_the_url(
     assert download.suggested_filename == "audit-log.csv"
     first_line = Path(download.path()).read_text(encoding="utf-8").splitlines()[0]
     assert first_line == ",".join(AUDIT_FIELDS)  # the header row
+    with page.expect_download() as info:
+        page.click("#download-report")
+    report = info.value
+    assert report.suggested_filename == "report.csv"
+    rows = Path(report.path()).read_text(encoding="utf-8").splitlines()
+    assert rows[0] == ",".join(CSV_FIELDS) and len(rows) == 1 + 7  # a row per city
     assert not [url for url in urls if tokens.admin in url]
     expect(page.locator('a[href="/report"]')).to_be_visible()
 
