@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from coordinator.routes import audit, calendar, cues, live, pages, scripts
+from coordinator.routes import audit, calendar, cues, live, pages, scripts, tokens
 from coordinator.web_files import WEB_DIR
 
 
@@ -41,6 +41,9 @@ def route_table() -> list[BaseRoute]:
         Route("/api/cues/{city}/script", scripts.put_script, methods=["PUT"]),
         Route("/api/cues/{city}/{action}", cues.post_cue, methods=["POST"]),
         Route("/api/drift", cues.api_drift),
+        Route("/api/tokens", tokens.list_tokens, methods=["GET"]),
+        Route("/api/tokens", tokens.create_token, methods=["POST"]),
+        Route("/api/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
         WebSocketRoute("/ws", live.websocket),
         Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
     ]

@@ -33,6 +33,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from coordinator.auth import TokenRecord
 from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
@@ -56,6 +57,7 @@ from coordinator.state.base import (
 from coordinator.state.redis_connect import RedisClients, explain, parse_redis_url
 from coordinator.state.redis_presence import PresenceBook
 from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
+from coordinator.state.redis_tokens import TokenKeys
 
 log = logging.getLogger("coordinator.redis")
 
@@ -109,6 +111,7 @@ class RedisStore(Store):
         self._cue_states: dict[str, CueState] = {}
         self._online: dict[str, bool] = {}
         self.presence = PresenceBook(self)
+        self.token_keys = TokenKeys(self)
         self.available = False
 
     def key(self, name: str) -> str:
@@ -417,6 +420,36 @@ class RedisStore(Store):
             self.set_script(city, records.decode_script_upload(raw).parse(city))
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
+
+    # -- tokens: coordinator/state/redis_tokens.py ------------------------------------------
+
+    async def open_tokens(self) -> None:
+        """A client for the token commands only: no reader, no heartbeat, no presence."""
+        self._redis = self._clients.client(socket_timeout_s=WAIT_TIMEOUT_MS / 1000 + 2)
+        try:
+            await self._redis.ping()
+        except UNAVAILABLE as exc:
+            raise StoreError(
+                f"cannot reach Redis at {self.target.describe()}: {explain(exc)}"
+            ) from None
+
+    async def tokens(self) -> list[TokenRecord]:
+        return await self.token_keys.tokens()
+
+    async def tokens_version(self) -> str:
+        return await self.token_keys.version()
+
+    async def save_token(self, record: TokenRecord) -> None:
+        await self.token_keys.add([record])
+
+    async def import_tokens(self, found: list[TokenRecord]) -> list[TokenRecord]:
+        return await self.token_keys.add(found)
+
+    async def delete_token(self, token_id: str, now: datetime) -> bool:
+        return await self.token_keys.delete(token_id, now)
+
+    async def touch_tokens(self, used: Mapping[str, str]) -> None:
+        await self.token_keys.touch(used)
 
     # -- presence: coordinator/state/redis_presence.py --------------------------------------
 
