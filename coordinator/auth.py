@@ -251,12 +251,27 @@ class TokenBook:
             if version == self._version:
                 return
             records = await self._store.tokens()
+            if version == "0" and not records and self._records:
+                records, version = await self._write_back()
             before = {r.id for r in self._records}
             self._records, self._version = records, version
             gone = frozenset(before - {r.id for r in records})
         if gone:
             for listener in self._listeners:
                 await listener(gone)
+
+    async def _write_back(self) -> tuple[list[TokenRecord], str]:
+        """The store holds no token and has never counted a change: it lost its data (Redis
+        restarted empty). Rather than sign every organiser out mid-event, write back the set
+        this process knew, as the store writes back the last state it knew."""
+        assert self._store is not None
+        logging.getLogger("coordinator").error(
+            "THE STORE LOST ITS TOKENS (Redis empty after a restart?): writing back the %d "
+            "this process knew",
+            len(self._records),
+        )
+        await self._store.import_tokens(self._records)
+        return await self._store.tokens(), await self._store.tokens_version()
 
     async def _follow(self) -> None:
         while True:
@@ -293,15 +308,24 @@ class TokenBook:
         return found
 
     async def lookup_fresh(self, token: str) -> TokenRecord | None:
-        """:meth:`lookup`, and for a token not known here, one more look at the store (at
-        most every :data:`MISS_RECHECK_S`, whatever the number of unknown tokens)."""
+        """:meth:`lookup`, and for a token not known here, a look at the store that begins
+        after the miss (so a token created anywhere before it is found), shared by every miss
+        meanwhile: at most one every :data:`MISS_RECHECK_S`, whatever the number of unknown
+        tokens presented."""
         found = self.lookup(token)
-        recheck = time.monotonic() - self._checked >= MISS_RECHECK_S
-        if found is None and self._store is not None and recheck:
-            with contextlib.suppress(Exception):
+        if found is not None or self._store is None or self._refreshing is None:
+            return found
+        missed = time.monotonic()
+        wait_s = self._checked + MISS_RECHECK_S - missed
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
+        with contextlib.suppress(Exception):
+            if self._checked < missed:
                 await self.refresh()
-            found = self.lookup(token)
-        return found
+            else:  # one began since the miss: wait for it to end
+                async with self._refreshing:
+                    pass
+        return self.lookup(token)
 
     def is_valid(self, record: TokenRecord) -> bool:
         """Whether a token accepted earlier is still there (not revoked)."""

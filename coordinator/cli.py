@@ -430,9 +430,13 @@ def _token_store(args: argparse.Namespace) -> tuple[Any, Any]:
     from coordinator.app import make_store
 
     settings = serve_settings(args, os.environ)
-    problems = settings._redis_tls_problems()
+    problems = settings.problems()
     if problems:
         raise ValueError(problems[0])
+    config_given = "config" in vars(args) or bool(os.environ.get(CONFIG_VARIABLE))
+    if not config_given and not settings.config_path.exists():
+        # `serve --demo` in a folder without one serves the packaged example event.
+        settings = settings.with_changes(config_path=resources.example_config())
     cfg = config_mod.load(settings.config_path)
     return make_store(cfg, settings), auth.TokenBook(
         auth.secrets_path_from_env(settings.secrets_path)

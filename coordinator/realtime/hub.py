@@ -248,7 +248,10 @@ class Hub:
                 if city:
                     await self._coordinator_left(city)
         if any(conn not in self.catching_up for conn in revoked):
-            snap = await self.snapshot()
+            try:
+                snap = await self.snapshot()
+            except StoreError:  # they are viewers already; the next event says the rest
+                return
             public = self.snapshot_text(snap, PUBLIC)
             for conn in revoked:
                 if conn in self.connections and conn not in self.catching_up:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REDIS_URL, Tokens
-from tests.support.harness import ServerProcess, WsClient, http_request
+from tests.support.harness import RedisServer, ServerProcess, WsClient, http_request
 from tests.support.messages import cue
 
 Open = Callable[..., WsClient]
@@ -229,3 +229,27 @@ def test_over_redis_a_token_made_on_one_process_works_on_another_and_dies_on_bot
     assert again.recv()["code"] == "unauthorized"
     listed = api(two, "GET", "/api/tokens", tokens.admin)[2]["tokens"]
     assert made["id"] not in {t["id"] for t in listed}
+
+
+@pytest.mark.redis
+def test_tokens_survive_redis_coming_back_empty(
+    server_factory: Start, ws_client: Open, tokens: Tokens, tmp_path: Path
+) -> None:
+    """Redis restarted without persistence holds no tokens: the processes write back the set
+    they knew (as they do the state), so no organiser is signed out or locked out."""
+    volatile = RedisServer(tmp_path / "volatile", appendonly=False).start()
+    try:
+        one = server_factory("--redis-url", volatile.url, "--redis-prefix", "tk:")
+        made = create(one, tokens.admin, role="operator", city="paris")
+        epoch = one.get_json("/api/state")["epoch"]
+        volatile.restart()
+        deadline = time.monotonic() + 15
+        while one.get_json("/api/state")["epoch"] == epoch and time.monotonic() < deadline:
+            time.sleep(0.1)
+        signed_in(ws_client, one, made["token"], "operator")
+        signed_in(ws_client, one, tokens.paris, "coordinator")
+        listed = api(one, "GET", "/api/tokens", tokens.admin)[2]["tokens"]
+        assert made["id"] in {t["id"] for t in listed}
+        assert "THE STORE LOST ITS TOKENS" in one.log()
+    finally:
+        volatile.kill()
