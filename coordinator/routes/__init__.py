@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from coordinator.routes import audit, calendar, cues, live, pages, report, scripts
+from coordinator.routes import audit, calendar, cues, live, pages, report, scripts, tokens
 from coordinator.web_files import WEB_DIR
 
 
@@ -45,6 +45,9 @@ def route_table() -> list[BaseRoute]:
         Route("/api/report", report.api_report),
         Route("/api/report.csv", report.api_report),
         Route("/report", partial(pages.page, "report")),
+        Route("/api/tokens", tokens.list_tokens, methods=["GET"]),
+        Route("/api/tokens", tokens.create_token, methods=["POST"]),
+        Route("/api/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
         WebSocketRoute("/ws", live.websocket),
         Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
     ]

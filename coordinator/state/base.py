@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from coordinator import protocol, scripts
+from coordinator.auth import TokenRecord
 from coordinator.channels import CueBoard
 from coordinator.config import Config
 from coordinator.connections import ProcessCounts, total_phones
@@ -284,6 +285,39 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def peaks(self) -> dict[str, int]:
         """The peak number of phones seen, by city (a city never seen with one is absent)."""
+
+    # -- tokens (records.py: only hashes are kept) ---------------------------------------------
+
+    async def open_tokens(self) -> None:
+        """Open only what the token methods need, beside a server that may be running on the
+        same store (the ``coordinator token`` commands); :meth:`close` closes it."""
+        await self.open()
+
+    @abc.abstractmethod
+    async def tokens(self) -> list[TokenRecord]:
+        """Every token in force, with when each was last used."""
+
+    @abc.abstractmethod
+    async def tokens_version(self) -> str:
+        """A value that changes whenever a token is added or revoked (not when one is used)."""
+
+    @abc.abstractmethod
+    async def save_token(self, record: TokenRecord) -> None:
+        """Add a token (its id is new)."""
+
+    @abc.abstractmethod
+    async def delete_token(self, token_id: str, now: datetime) -> bool:
+        """Revoke a token for good (its id is remembered, so an import never brings it
+        back); False when no token has that id."""
+
+    @abc.abstractmethod
+    async def import_tokens(self, records: list[TokenRecord]) -> list[TokenRecord]:
+        """Add the records whose id the store has never held (in force or revoked); returns
+        those added."""
+
+    @abc.abstractmethod
+    async def touch_tokens(self, used: Mapping[str, str]) -> None:
+        """Record when tokens were last used (id -> ISO instant); unknown ids are ignored."""
 
     # -- listening ----------------------------------------------------------------------------
 

@@ -29,10 +29,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from coordinator.auth import TokenRecord
 from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
 from coordinator.connections import ProcessCounts
@@ -54,10 +53,17 @@ from coordinator.state.base import (
     StoreError,
     StoreUnavailable,
 )
-from coordinator.state.redis_connect import RedisClients, explain, parse_redis_url
+from coordinator.state.redis_connect import (
+    UNAVAILABLE,
+    RedisClients,
+    explain,
+    parse_redis_url,
+    reachable,
+)
 from coordinator.state.redis_counts import CountBook
 from coordinator.state.redis_presence import PresenceBook
 from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
+from coordinator.state.redis_tokens import TokenKeys
 
 log = logging.getLogger("coordinator.redis")
 
@@ -67,7 +73,6 @@ HEARTBEAT_S = 5.0
 PROCESS_TTL_S = 20
 READ_BLOCK_MS = 1000
 RETRY_MIN_S, RETRY_MAX_S = 0.1, 0.5  # the reader's reconnection back-off
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def default_prefix(config: Config) -> str:
@@ -112,6 +117,7 @@ class RedisStore(Store):
         self._online: dict[str, bool] = {}
         self.presence = PresenceBook(self)
         self.counts = CountBook(self)
+        self.token_keys = TokenKeys(self)
         self.available = False
 
     def key(self, name: str) -> str:
@@ -256,7 +262,7 @@ class RedisStore(Store):
             entries = await self.redis.xrange(self.key("events"), min=f"{seq + 1}-0", max="+")
         except UNAVAILABLE:
             return None
-        events = [_event_from_entry(fields) for _, fields in entries]
+        events = [records.event_from_fields(fields) for _, fields in entries]
         if not events or events[0].seq != seq + 1:
             return None  # trimmed away: the client needs a snapshot
         return [e for e in events if e.seq <= self._seq]
@@ -423,6 +429,36 @@ class RedisStore(Store):
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
 
+    # -- tokens: coordinator/state/redis_tokens.py ------------------------------------------
+
+    async def open_tokens(self) -> None:
+        """A client for the token commands only: no reader, no heartbeat, no presence."""
+        self._redis = self._clients.client(socket_timeout_s=WAIT_TIMEOUT_MS / 1000 + 2)
+        try:
+            await self._redis.ping()
+        except UNAVAILABLE as exc:
+            raise StoreError(
+                f"cannot reach Redis at {self.target.describe()}: {explain(exc)}"
+            ) from None
+
+    async def tokens(self) -> list[TokenRecord]:
+        return await self.token_keys.tokens()
+
+    async def tokens_version(self) -> str:
+        return await self.token_keys.version()
+
+    async def save_token(self, record: TokenRecord) -> None:
+        await self.token_keys.add([record])
+
+    async def import_tokens(self, found: list[TokenRecord]) -> list[TokenRecord]:
+        return await self.token_keys.add(found)
+
+    async def delete_token(self, token_id: str, now: datetime) -> bool:
+        return await self.token_keys.delete(token_id, now)
+
+    async def touch_tokens(self, used: Mapping[str, str]) -> None:
+        await self.token_keys.touch(used)
+
     # -- presence: coordinator/state/redis_presence.py --------------------------------------
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
@@ -434,28 +470,20 @@ class RedisStore(Store):
     # -- connection counts and peaks: coordinator/state/redis_counts.py -----------------------
 
     async def publish_counts(self, counts: ProcessCounts) -> None:
-        try:
+        with reachable():
             await self.counts.publish(counts)
-        except (*UNAVAILABLE, ResponseError) as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     async def all_counts(self) -> list[ProcessCounts]:
-        try:
+        with reachable():
             return await self.counts.all()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     async def raise_peaks(self, phones: Mapping[str, int]) -> None:
-        try:
+        with reachable():
             await self.counts.raise_peaks(phones)
-        except (*UNAVAILABLE, ResponseError) as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     async def peaks(self) -> dict[str, int]:
-        try:
+        with reachable():
             return await self.counts.peaks()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     @property
     def alive_key(self) -> str:
@@ -486,7 +514,7 @@ class RedisStore(Store):
                     await self._recovered()
                 delay_s = RETRY_MIN_S
                 for entry_id, fields in entries:
-                    await self._deliver(entry_id, _event_from_entry(fields))
+                    await self._deliver(entry_id, records.event_from_fields(fields))
                 if not entries:
                     await self._check_epoch()
             except asyncio.CancelledError:
@@ -565,15 +593,3 @@ class RedisStore(Store):
             self._cue_states[key] = records.cue_state_from_record(event.operator_data["state"])
         elif event.kind == "presence":
             self._online[event.city] = bool(data["online"])
-
-
-def _event_from_entry(fields: dict[str, str]) -> StoredEvent:
-    return records.decode_event(
-        seq=fields["seq"],
-        kind=fields["kind"],
-        city=fields["city"],
-        at=fields["at"],
-        data=fields["data"],
-        staff=fields.get("staff"),
-        audience=fields.get("audience"),
-    )
