@@ -23,8 +23,9 @@ from coordinator.channels import CueBoard
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
-from coordinator.plans import EventKind, Plan, PlannedEvent, plan_cue, plan_status
-from coordinator.protocol import Command, StatusCommand
+from coordinator.overrides import CityOverride, effective
+from coordinator.plans import EventKind, Plan, PlannedEvent, plan_cue, plan_schedule, plan_status
+from coordinator.protocol import Command, ScheduleCommand, StatusCommand
 from coordinator.rules import Actor, CityStatus, RuleError
 from coordinator.schedule import iso_utc
 
@@ -186,6 +187,11 @@ class Store(abc.ABC):
     """The interface every backend implements; see the module docstring for the promises."""
 
     def __init__(self, config: Config) -> None:
+        # The config as the file says it, the schedule edits stored over it (by city), and
+        # the effective config every part of the process reads (``config``): one value,
+        # replaced whole when an override arrives, this process's or (Redis) another's.
+        self.file_config = config
+        self.overrides: dict[str, CityOverride] = {}
         self.config = config
         self.scripts: dict[str, scripts.Script] = {}
         self._listeners: list[Listener] = []
@@ -242,6 +248,11 @@ class Store(abc.ABC):
         """The uploaded scripts, by city."""
 
     @abc.abstractmethod
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        """The schedule overrides, by city, as stored now (``coordinator calendar`` reads
+        them without taking them)."""
+
+    @abc.abstractmethod
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         """Record that a city's coordinator came online or went offline (None: no change)."""
 
@@ -277,6 +288,11 @@ class Store(abc.ABC):
 
     # -- shared helpers -----------------------------------------------------------------------
 
+    def set_overrides(self, overrides: Mapping[str, CityOverride]) -> None:
+        """Take the stored schedule overrides: ``config`` becomes the file's with them."""
+        self.overrides = dict(overrides)
+        self.config = effective(self.file_config, self.overrides)
+
     def set_script(self, city: str, script: scripts.Script | None) -> None:
         """Install (or remove) a city's cue script; positions are kept by the store."""
         if script is None:
@@ -291,14 +307,21 @@ class Store(abc.ABC):
         now: datetime,
         status: CityStatus,
         cue_states: Mapping[str, CueState],
+        override: CityOverride | None = None,
     ) -> Plan:
         """Check and compute a command's effect from the current state (pure); raises
-        ``RuleError``. ``cue_states`` holds every channel's stored state, by cue key."""
+        ``RuleError``. ``cue_states`` holds every channel's stored state, by cue key;
+        ``override`` the command's city's stored schedule override (read with the state)."""
         city = self.config.city(command.city)
         if city is None:
             raise RuleError("not_found", f"no city {command.city!r} in this event")
         if isinstance(command, StatusCommand):
             return plan_status(command, actor, now, status, city.start_utc)
+        if isinstance(command, ScheduleCommand):
+            stored = dict(self.overrides)
+            if override is not None:
+                stored[command.city] = override
+            return plan_schedule(command, actor, now, status, self.file_config, stored)
         return plan_cue(command, actor, CueBoard(cue_states, dict(self.scripts)), self.city_ids)
 
     @property

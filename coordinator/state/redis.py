@@ -37,6 +37,7 @@ from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import CityOverride
 from coordinator.plans import Plan, command_key
 from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
@@ -214,6 +215,8 @@ class RedisStore(Store):
             pipe.hset(self.key("status"), city, records.encode_status(status))
         for key, cue in self._cue_states.items():
             pipe.hset(self.key("cue"), key, records.encode_cue_state(cue))
+        for city, override in self.overrides.items():
+            pipe.hset(self.key("overrides"), city, records.encode_override(override))
         await pipe.execute()
 
     async def _load(self) -> None:
@@ -223,11 +226,13 @@ class RedisStore(Store):
         pipe.get(self.key("seq"))
         pipe.hgetall(self.key("status"))
         pipe.hgetall(self.key("cue"))
-        epoch, seq, statuses, cue_states = await pipe.execute()
+        pipe.hgetall(self.key("overrides"))
+        epoch, seq, statuses, cue_states, overrides = await pipe.execute()
         self.epoch = str(epoch) if epoch else self.epoch
         self._seq = int(seq or 0)
         self._statuses = {k: records.decode_status(v) for k, v in statuses.items()}
         self._cue_states = {k: records.decode_cue_state(v) for k, v in cue_states.items()}
+        self.set_overrides({k: records.decode_override(v) for k, v in overrides.items()})
         self._online = await self.presence.online_map()
         self._last_id = f"{self._seq}-0"
 
@@ -303,13 +308,15 @@ class RedisStore(Store):
                     raw_status = await pipe.hget(self.key("status"), command.city)
                     raw_cues = await pipe.hgetall(self.key("cue"))
                     seq = int(await pipe.get(self.key("seq")) or 0)
+                    raw_override = await pipe.hget(self.key("overrides"), command.city)
                     status = records.decode_status(raw_status) if raw_status else CityStatus()
                     cue_states = {k: records.decode_cue_state(v) for k, v in raw_cues.items()}
+                    override = records.decode_override(raw_override) if raw_override else None
                     if isinstance(command, CueCommand):
                         await self._follow_script(command.city)
                         if command.target:
                             await self._follow_script(command.target)
-                    plan = self.plan(command, actor, now, status, cue_states)  # may raise
+                    plan = self.plan(command, actor, now, status, cue_states, override)  # may raise
                     pipe.multi()
                     events = self._queue_events(pipe, plan, seq, now)
                     self._queue_state(pipe, plan, events[0].seq, actor, command.id, now)
@@ -317,6 +324,8 @@ class RedisStore(Store):
                     await pipe.execute()
                 except WatchError:
                     continue  # someone else appended first: read again and re-check the rules
+                if plan.override is not None:  # at once here; other processes follow the stream
+                    self.set_overrides({**self.overrides, plan.city: plan.override})
                 return await self._confirmed(cmd_key, events[0].seq, events)
 
     async def _confirmed(self, cmd_key: str, seq: int, events: list[StoredEvent]) -> Outcome:
@@ -373,6 +382,8 @@ class RedisStore(Store):
             pipe.hset(self.key("status"), plan.city, records.encode_status(plan.status))
         if plan.cue_key is not None and plan.cue_state is not None:
             pipe.hset(self.key("cue"), plan.cue_key, records.encode_cue_state(plan.cue_state))
+        if plan.override is not None:
+            pipe.hset(self.key("overrides"), plan.city, records.encode_override(plan.override))
         for city, index, blank in plan.cue_log:
             pipe.rpush(self.key(f"cuelog:{city}"), records.encode_cue_log(now, index, blank))
         entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
@@ -417,6 +428,10 @@ class RedisStore(Store):
             self.set_script(city, records.decode_script_upload(raw).parse(city))
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
+
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        rows = await self.redis.hgetall(self.key("overrides"))
+        return {city: records.decode_override(data) for city, data in rows.items()}
 
     # -- presence: coordinator/state/redis_presence.py --------------------------------------
 
@@ -493,6 +508,9 @@ class RedisStore(Store):
         return [entry for _, entries in answer or [] for entry in entries]
 
     async def _deliver(self, entry_id: str, event: StoredEvent) -> None:
+        if event.kind == "schedule" and event.seq > self._seq:
+            # Read before the entry counts as delivered: Redis away now, it is read again.
+            self.set_overrides(await self.stored_overrides())
         self._last_id = entry_id
         if event.seq <= self._seq:
             return

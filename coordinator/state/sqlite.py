@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import CityOverride
 from coordinator.plans import Plan, command_key, presence_plan
 from coordinator.protocol import Command
 from coordinator.rules import Actor, CityStatus
@@ -61,6 +62,7 @@ CREATE TABLE IF NOT EXISTS cue_log (
     idx INTEGER NOT NULL, blank INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cue_log_city ON cue_log (city, seq);
 CREATE TABLE IF NOT EXISTS scripts (city TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS overrides (city TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
 
@@ -93,7 +95,7 @@ def verify(data_dir: Path) -> None:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if "meta" not in tables or "events" not in tables:
                 raise sqlite3.DatabaseError("not a coordinator database (tables missing)")
-            _check_rows(conn)
+            _check_rows(conn, tables)
         finally:
             conn.close()
     except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
@@ -104,7 +106,7 @@ def verify(data_dir: Path) -> None:
         ) from None
 
 
-def _check_rows(conn: sqlite3.Connection) -> None:
+def _check_rows(conn: sqlite3.Connection, tables: set[str]) -> None:
     """Read every row the server will read, as it will read it: quick_check only checks the
     file's structure, and a row with broken bytes or JSON would fail later, mid-event."""
     conn.text_factory = lambda raw: raw.decode("utf-8")  # strict: broken bytes raise
@@ -114,6 +116,9 @@ def _check_rows(conn: sqlite3.Connection) -> None:
         records.decode_cue_state(data)
     for (data,) in conn.execute("SELECT data FROM scripts"):
         records.decode_script_upload(data)
+    if "overrides" in tables:  # a database from before schedule edits has none yet
+        for (data,) in conn.execute("SELECT data FROM overrides"):
+            records.decode_override(data)
     for row in conn.execute(_SELECT_EVENTS):
         _event_from_row(row)
     for at, idx, blank in conn.execute("SELECT at, idx, blank FROM cue_log"):
@@ -153,6 +158,7 @@ class SqliteStore(Store):
         verify(self.data_dir)
         try:
             self.epoch = await self._run(self._open_sync)
+            self.set_overrides(await self._run(self._overrides_sync))
         except (sqlite3.Error, StoreUnavailable) as exc:
             raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
 
@@ -271,6 +277,8 @@ class SqliteStore(Store):
     async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
         async with self._lock:
             outcome = await self._run(self._apply_sync, command, actor, now)
+            if any(event.kind == "schedule" for event in outcome.events):
+                self.set_overrides(await self._run(self._overrides_sync))
             for event in outcome.events:
                 await self._publish(event)
             return outcome
@@ -286,7 +294,8 @@ class SqliteStore(Store):
                 "SELECT data FROM city_status WHERE city = ?", (command.city,)
             ).fetchone()
             status = records.decode_status(status_row[0]) if status_row else CityStatus()
-            plan = self.plan(command, actor, now, status, self._cue_states_sync())
+            override = self._overrides_sync().get(command.city)
+            plan = self.plan(command, actor, now, status, self._cue_states_sync(), override)
             events = self._append_sync(conn, plan, now)
             self._write_plan_sync(conn, plan, events[0].seq, actor, command.id, now)
             conn.execute("INSERT INTO commands VALUES (?, ?)", (key, events[0].seq))
@@ -334,6 +343,11 @@ class SqliteStore(Store):
                 "INSERT OR REPLACE INTO cue_state VALUES (?, ?)",
                 (plan.cue_key, records.encode_cue_state(plan.cue_state)),
             )
+        if plan.override is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO overrides VALUES (?, ?)",
+                (plan.city, records.encode_override(plan.override)),
+            )
         for offset, (city, index, blank) in enumerate(plan.cue_log):
             conn.execute(
                 "INSERT INTO cue_log VALUES (?, ?, ?, ?, ?)",
@@ -361,6 +375,14 @@ class SqliteStore(Store):
         assert self._conn is not None
         rows = self._conn.execute("SELECT city, data FROM scripts")
         return {city: records.decode_script_upload(data) for city, data in rows}
+
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        return await self._run(self._overrides_sync)
+
+    def _overrides_sync(self) -> dict[str, CityOverride]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT city, data FROM overrides")
+        return {city: records.decode_override(data) for city, data in rows}
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:
