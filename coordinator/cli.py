@@ -16,7 +16,15 @@ from coordinator import auth, processes, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
-from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, Settings
+from coordinator.settings import (
+    DEFAULT_CONFIG,
+    ENVIRONMENT,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Settings,
+    SettingsError,
+)
+from coordinator.state.peek import CalendarState
 
 CONFIG_VARIABLE = ENVIRONMENT["config_path"].name
 log = logging.getLogger("coordinator")
@@ -69,8 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (add, listing, revoke):
         action.add_argument("--secrets", type=Path, default=None, help="token hashes file")
 
-    cal = sub.add_parser("calendar", help="write the ICS feed to stdout, for static hosting")
-    cal.add_argument("--config", type=Path, default=None, help="[$COORDINATOR_CONFIG]")
+    cal = sub.add_parser(
+        "calendar",
+        help="write the ICS feed to stdout, for static hosting",
+        description="Write the feed the server serves: the config with the store's schedule "
+        "edits, delays and cancellations (the same store options as serve).",
+    )
+    _add_serve_options(cal, only=STORE_OPTIONS)
     cal.add_argument("--city", action="append", help="only this city (repeat for several)")
     cal.add_argument(
         "--base-url",
@@ -260,9 +273,24 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _add_serve_options(parser: argparse.ArgumentParser) -> None:
-    """Each option defaults to nothing, so that only what was typed overrides the environment."""
+# The options that name the config and the store, for commands that read the store as serve
+# does (``coordinator calendar``).
+STORE_OPTIONS = (
+    "--config",
+    "--data-dir",
+    "--redis-url",
+    "--redis-prefix",
+    "--redis-tls-ca",
+    "--redis-tls-no-verify",
+)
+
+
+def _add_serve_options(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    """Each option defaults to nothing, so that only what was typed overrides the environment.
+    ``only``: just these of the serve options."""
     for option, (name, kwargs) in _SERVE_OPTIONS.items():
+        if only is not None and option not in only:
+            continue
         help_text = f"{kwargs.get('help', '')} [${ENVIRONMENT[name].name}]".strip()
         parser.add_argument(option, **{**kwargs, "help": help_text, "default": argparse.SUPPRESS})
 
@@ -464,20 +492,49 @@ def cmd_cues_check(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
-    from coordinator import ical_feed
+    """The feed as the server would serve it: the config, with the store's schedule edits,
+    delays and cancellations (read without joining the store: coordinator/state/peek.py)."""
+    from coordinator import ical_feed, overrides
+    from coordinator.state.base import StoreError
 
-    if args.config is None:
-        args.config = Settings.from_env(os.environ).config_path
     try:
-        cfg = config_mod.load(args.config)
+        settings = serve_settings(args, os.environ)
+        cfg = config_mod.load(settings.config_path)
+        state = read_calendar_state(settings, cfg)
     except config_mod.ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    except (SettingsError, ValueError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not state.found:
+        print(
+            "note: no event state in the store yet (no database in the data directory, or "
+            "nothing under the Redis prefix): the config's schedule only",
+            file=sys.stderr,
+        )
+    cfg = overrides.effective(cfg, state.overrides)
     unknown = [c for c in args.city or [] if cfg.city(c) is None]
     if unknown:
-        print(f"error: no city {unknown[0]!r} in {args.config}", file=sys.stderr)
+        print(f"error: no city {unknown[0]!r} in {settings.config_path}", file=sys.stderr)
         return 1
-    body = ical_feed.build_feed(cfg, {}, base_url=args.base_url, city_ids=args.city)
+    body = ical_feed.build_feed(cfg, state.statuses, base_url=args.base_url, city_ids=args.city)
     sys.stdout.buffer.write(body)
     return 0
+
+
+def read_calendar_state(settings: Settings, cfg: config_mod.Config) -> CalendarState:
+    """The store's statuses and overrides, from the store the settings name."""
+    import asyncio
+
+    from coordinator.state import peek
+
+    if not settings.redis_url:
+        return peek.read_sqlite(settings.data_dir)
+    from coordinator.state.redis import default_prefix
+    from coordinator.state.redis_connect import tls_options
+
+    tls = tls_options(settings.redis_url, settings.redis_tls_ca, settings.redis_tls_no_verify)
+    prefix = settings.redis_prefix if settings.redis_prefix is not None else default_prefix(cfg)
+    return asyncio.run(peek.read_redis(settings.redis_url, prefix, tls))
