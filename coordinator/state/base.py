@@ -312,15 +312,18 @@ class Store(abc.ABC):
         """Check and compute a command's effect from the current state (pure); raises
         ``RuleError``. ``cue_states`` holds every channel's stored state, by cue key;
         ``override`` the command's city's stored schedule override (read with the state)."""
-        city = self.config.city(command.city)
-        if city is None:
+        file_city = self.file_config.city(command.city)
+        if file_city is None:
             raise RuleError("not_found", f"no city {command.city!r} in this event")
+        # The override read with the state wins over this process's copy, which may not have
+        # heard of another process's edit yet.
+        stored = dict(self.overrides)
+        if override is not None:
+            stored[command.city] = override
         if isinstance(command, StatusCommand):
+            city = stored[command.city].apply(file_city) if command.city in stored else file_city
             return plan_status(command, actor, now, status, city.start_utc)
         if isinstance(command, ScheduleCommand):
-            stored = dict(self.overrides)
-            if override is not None:
-                stored[command.city] = override
             return plan_schedule(command, actor, now, status, self.file_config, stored)
         return plan_cue(command, actor, CueBoard(cue_states, dict(self.scripts)), self.city_ids)
 
