@@ -95,7 +95,6 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
     hub = Hub(store, settings.limits)
     ctx = AppContext(
         settings=settings,
-        config=cfg,
         store=store,
         tokens=tokens,
         commands=commands,

@@ -16,7 +16,14 @@ from coordinator import auth, processes, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
-from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, Settings
+from coordinator.settings import (
+    DEFAULT_CONFIG,
+    ENVIRONMENT,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Settings,
+    SettingsError,
+)
 
 CONFIG_VARIABLE = ENVIRONMENT["config_path"].name
 log = logging.getLogger("coordinator")
@@ -53,29 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
-    token = sub.add_parser(
-        "token",
-        help="create, list and revoke access tokens",
-        description="Tokens live in the store `serve` uses (the same options and variables "
-        "name it); these commands work beside a running server, which sees each change "
-        "within a second.",
-    )
-    token_sub = token.add_subparsers(title="token commands", metavar="ACTION")
-    add = token_sub.add_parser("add", help="create a token; it is printed once, on the last line")
-    add.add_argument("--role", required=True, choices=[r.value for r in auth.STAFF_ROLES])
-    add.add_argument("--city", help="the city a coordinator or operator token is bound to")
-    add.add_argument("--label", default="", help="who holds it, for `token list`")
-    add.set_defaults(handler=cmd_token_add)
-    listing = token_sub.add_parser("list", help="list tokens (ids and roles, never the tokens)")
-    listing.set_defaults(handler=cmd_token_list)
-    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("token_id")
-    revoke.set_defaults(handler=cmd_token_revoke)
-    for action in (add, listing, revoke):
-        _add_serve_options(action, TOKEN_OPTIONS)
+    _add_token_commands(sub)
 
-    cal = sub.add_parser("calendar", help="write the ICS feed to stdout, for static hosting")
-    cal.add_argument("--config", type=Path, default=None, help="[$COORDINATOR_CONFIG]")
+    cal = sub.add_parser(
+        "calendar",
+        help="write the ICS feed to stdout, for static hosting",
+        description="Write the feed the server serves: the config with the store's schedule "
+        "edits, delays and cancellations (the same store options as serve).",
+    )
+    _add_serve_options(cal, only=STORE_OPTIONS)
     cal.add_argument("--city", action="append", help="only this city (repeat for several)")
     cal.add_argument(
         "--base-url",
@@ -110,6 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
     check.set_defaults(handler=cmd_check_config)
     return parser
+
+
+def _add_token_commands(sub: Any) -> None:
+    """``coordinator token add|list|revoke``, on the store ``serve`` uses."""
+    token = sub.add_parser(
+        "token",
+        help="create, list and revoke access tokens",
+        description="Tokens live in the store `serve` uses (the same options and variables "
+        "name it); these commands work beside a running server, which sees each change "
+        "within a second.",
+    )
+    token_sub = token.add_subparsers(title="token commands", metavar="ACTION")
+    add = token_sub.add_parser("add", help="create a token; it is printed once, on the last line")
+    add.add_argument("--role", required=True, choices=[r.value for r in auth.STAFF_ROLES])
+    add.add_argument("--city", help="the city a coordinator or operator token is bound to")
+    add.add_argument("--label", default="", help="who holds it, for `token list`")
+    add.set_defaults(handler=cmd_token_add)
+    listing = token_sub.add_parser("list", help="list tokens (ids and roles, never the tokens)")
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=cmd_token_revoke)
+    for action in (add, listing, revoke):
+        _add_serve_options(action, TOKEN_OPTIONS)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -269,23 +286,25 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-# The options of ``serve`` that name the store (and the event, whose id names the Redis
-# prefix, and the secrets file to import): the token commands take these.
-TOKEN_OPTIONS = (
+# The options that name the config and the store, for commands that read the store as serve
+# does (``coordinator calendar``).
+STORE_OPTIONS = (
     "--config",
     "--data-dir",
-    "--secrets",
     "--redis-url",
     "--redis-prefix",
     "--redis-tls-ca",
     "--redis-tls-no-verify",
 )
+# The token commands: the store's options, and the secrets file to import.
+TOKEN_OPTIONS = (*STORE_OPTIONS, "--secrets")
 
 
-def _add_serve_options(parser: argparse.ArgumentParser, only: Sequence[str] = ()) -> None:
-    """Each option defaults to nothing, so that only what was typed overrides the environment."""
+def _add_serve_options(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    """Each option defaults to nothing, so that only what was typed overrides the environment.
+    ``only``: just these of the serve options."""
     for option, (name, kwargs) in _SERVE_OPTIONS.items():
-        if only and option not in only:
+        if only is not None and option not in only:
             continue
         help_text = f"{kwargs.get('help', '')} [${ENVIRONMENT[name].name}]".strip()
         parser.add_argument(option, **{**kwargs, "help": help_text, "default": argparse.SUPPRESS})
@@ -538,20 +557,34 @@ def cmd_cues_check(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
-    from coordinator import ical_feed
+    """The feed as the server would serve it: the config, with the store's schedule edits,
+    delays and cancellations (read without joining the store: coordinator/state/peek.py)."""
+    from coordinator import ical_feed, overrides
+    from coordinator.state import peek
+    from coordinator.state.base import StoreError
 
-    if args.config is None:
-        args.config = Settings.from_env(os.environ).config_path
     try:
-        cfg = config_mod.load(args.config)
+        settings = serve_settings(args, os.environ)
+        cfg = config_mod.load(settings.config_path)
+        state = peek.read_store(settings, cfg)
     except config_mod.ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    except (SettingsError, ValueError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not state.found:
+        print(
+            "note: no event state in the store yet (no database in the data directory, or "
+            "nothing under the Redis prefix): the config's schedule only",
+            file=sys.stderr,
+        )
+    cfg = overrides.effective(cfg, state.overrides)
     unknown = [c for c in args.city or [] if cfg.city(c) is None]
     if unknown:
-        print(f"error: no city {unknown[0]!r} in {args.config}", file=sys.stderr)
+        print(f"error: no city {unknown[0]!r} in {settings.config_path}", file=sys.stderr)
         return 1
-    body = ical_feed.build_feed(cfg, {}, base_url=args.base_url, city_ids=args.city)
+    body = ical_feed.build_feed(cfg, state.statuses, base_url=args.base_url, city_ids=args.city)
     sys.stdout.buffer.write(body)
     return 0

@@ -22,6 +22,7 @@ from typing import Any
 
 from coordinator import protocol, views
 from coordinator.channels import cue_key
+from coordinator.config import Config
 from coordinator.connections import CountKey, ProcessCounts, count_key
 from coordinator.limits import Limits, TokenBucket
 from coordinator.realtime.collector import Collector
@@ -172,11 +173,19 @@ class Hub:
         self._snapshot_scripts: tuple[tuple[str, Script], ...] = ()
         self._snapshot_texts: dict[Actor, str] = {}
         self._reading: asyncio.Future[tuple[Snapshot, bool]] | None = None
-        # The config does not change while the process runs: its fingerprint is computed once.
-        self.schedule_version = views.schedule_version(store.config)
+        # The schedule's fingerprint, computed once per effective config (an edit replaces it).
+        self._version_of: tuple[Config, str] | None = None
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
         store.on_availability(self.availability_changed)
+
+    @property
+    def schedule_version(self) -> str:
+        """The ``schedule_version`` of the store's current (effective) config."""
+        config = self.store.config
+        if self._version_of is None or self._version_of[0] is not config:
+            self._version_of = (config, views.schedule_version(config))
+        return self._version_of[1]
 
     async def on_event(self, event: StoredEvent) -> None:
         self._version += 1

@@ -14,7 +14,17 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from coordinator.routes import audit, calendar, cues, live, pages, report, scripts, tokens
+from coordinator.routes import (
+    audit,
+    calendar,
+    cities,
+    cues,
+    live,
+    pages,
+    report,
+    scripts,
+    tokens,
+)
 from coordinator.web_files import WEB_DIR
 
 
@@ -32,6 +42,7 @@ def route_table() -> list[BaseRoute]:
         Route("/calendar.ics", calendar.calendar_all),
         Route("/cities/{city}/calendar.ics", calendar.calendar_city),
         Route("/api/state", live.api_state),
+        Route("/api/cities/{city}", cities.patch_city, methods=["PATCH"]),
         Route("/api/cities/{city}/status", live.post_status, methods=["POST"]),
         Route("/api/log", audit.api_log),
         Route("/api/log.csv", audit.api_log),

@@ -21,6 +21,9 @@ format is stated once, rather than silently being whatever the wire happens to s
   (:func:`coordinator.auth.hash_token`), never the token; ``created`` an ISO 8601 instant in UTC
   to the second. When it was last used is kept apart (an ISO instant, written at most about
   once a minute), so that using a token never rewrites its record.
+- **schedule override**: a JSON object with any of ``start_utc`` (ISO 8601 UTC),
+  ``duration_minutes``, ``confirmed``, ``venue``, ``address``, ``access``, ``geo``
+  (``[lat, lon]``); a field absent is the config file's, ``null`` clears an optional one.
 
 Decoders are tolerant of what older versions wrote: a missing optional field takes its default.
 They raise ``ValueError`` (``json.JSONDecodeError`` is one), ``KeyError`` or ``TypeError`` for a
@@ -37,11 +40,12 @@ from typing import Any
 from coordinator.auth import TokenRecord
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import ATTRIBUTES, CityOverride
 from coordinator.rules import CityStatus, Role, State
 from coordinator.schedule import iso_utc, parse_iso_utc
 from coordinator.state.base import AuditEntry, ScriptUpload, StoredEvent
 
-EVENT_KINDS = ("status", "presence", "cue")
+EVENT_KINDS = ("status", "presence", "cue", "schedule")
 
 
 def _dump(value: Any) -> str:
@@ -332,3 +336,31 @@ def decode_token(text: str | bytes, last_used: str | bytes | None = None) -> Tok
         label=str(data.get("label", "")),
         last_used=used or None,
     )
+
+
+# -- schedule overrides ------------------------------------------------------------------------
+
+
+def encode_override(override: CityOverride) -> str:
+    data = dict(override.values)
+    if "start_utc" in data:
+        data["start_utc"] = iso_utc(data["start_utc"])
+    if data.get("geo") is not None:
+        data["geo"] = list(data["geo"])
+    return _dump(data)
+
+
+def decode_override(text: str | bytes) -> CityOverride:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not set(data) <= set(ATTRIBUTES):
+        raise TypeError(f"a schedule override holds only {', '.join(ATTRIBUTES)}")
+    if "start_utc" in data:
+        data["start_utc"] = parse_iso_utc(data["start_utc"])
+    if "duration_minutes" in data:
+        data["duration_minutes"] = int(data["duration_minutes"])
+    if "confirmed" in data:
+        data["confirmed"] = bool(data["confirmed"])
+    if data.get("geo") is not None:
+        lat, lon = data["geo"]
+        data["geo"] = (float(lat), float(lon))
+    return CityOverride(data)

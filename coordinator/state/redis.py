@@ -31,12 +31,12 @@ from typing import Any
 
 from redis.exceptions import RedisError, ResponseError, WatchError
 
-from coordinator.auth import TokenRecord
 from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
 from coordinator.connections import ProcessCounts
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import CityOverride
 from coordinator.plans import Plan, command_key
 from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
@@ -63,7 +63,7 @@ from coordinator.state.redis_connect import (
 from coordinator.state.redis_counts import CountBook
 from coordinator.state.redis_presence import PresenceBook
 from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
-from coordinator.state.redis_tokens import TokenKeys
+from coordinator.state.redis_tokens import TokenKeys, TokenMethods
 
 log = logging.getLogger("coordinator.redis")
 
@@ -79,7 +79,7 @@ def default_prefix(config: Config) -> str:
     return f"coordinator:{config.event.id}:"
 
 
-class RedisStore(Store):
+class RedisStore(TokenMethods, Store):
     """Shared state for several processes or hosts. ``min_replicas``: how many replicas must
     hold a change before it is acknowledged (None: 1 while the primary has one online).
     Raises :class:`StoreError` for an unusable URL or CA file."""
@@ -225,6 +225,8 @@ class RedisStore(Store):
             pipe.hset(self.key("status"), city, records.encode_status(status))
         for key, cue in self._cue_states.items():
             pipe.hset(self.key("cue"), key, records.encode_cue_state(cue))
+        for city, override in self.overrides.items():
+            pipe.hset(self.key("overrides"), city, records.encode_override(override))
         await pipe.execute()
 
     async def _load(self) -> None:
@@ -234,11 +236,13 @@ class RedisStore(Store):
         pipe.get(self.key("seq"))
         pipe.hgetall(self.key("status"))
         pipe.hgetall(self.key("cue"))
-        epoch, seq, statuses, cue_states = await pipe.execute()
+        pipe.hgetall(self.key("overrides"))
+        epoch, seq, statuses, cue_states, overrides = await pipe.execute()
         self.epoch = str(epoch) if epoch else self.epoch
         self._seq = int(seq or 0)
         self._statuses = {k: records.decode_status(v) for k, v in statuses.items()}
         self._cue_states = {k: records.decode_cue_state(v) for k, v in cue_states.items()}
+        self.set_overrides({k: records.decode_override(v) for k, v in overrides.items()})
         self._online = await self.presence.online_map()
         self._last_id = f"{self._seq}-0"
 
@@ -314,13 +318,15 @@ class RedisStore(Store):
                     raw_status = await pipe.hget(self.key("status"), command.city)
                     raw_cues = await pipe.hgetall(self.key("cue"))
                     seq = int(await pipe.get(self.key("seq")) or 0)
+                    raw_override = await pipe.hget(self.key("overrides"), command.city)
                     status = records.decode_status(raw_status) if raw_status else CityStatus()
                     cue_states = {k: records.decode_cue_state(v) for k, v in raw_cues.items()}
+                    override = records.decode_override(raw_override) if raw_override else None
                     if isinstance(command, CueCommand):
                         await self._follow_script(command.city)
                         if command.target:
                             await self._follow_script(command.target)
-                    plan = self.plan(command, actor, now, status, cue_states)  # may raise
+                    plan = self.plan(command, actor, now, status, cue_states, override)  # may raise
                     pipe.multi()
                     events = self._queue_events(pipe, plan, seq, now)
                     self._queue_state(pipe, plan, events[0].seq, actor, command.id, now)
@@ -328,6 +334,8 @@ class RedisStore(Store):
                     await pipe.execute()
                 except WatchError:
                     continue  # someone else appended first: read again and re-check the rules
+                if plan.override is not None:  # at once here; other processes follow the stream
+                    self.set_overrides({**self.overrides, plan.city: plan.override})
                 return await self._confirmed(cmd_key, events[0].seq, events)
 
     async def _confirmed(self, cmd_key: str, seq: int, events: list[StoredEvent]) -> Outcome:
@@ -384,6 +392,8 @@ class RedisStore(Store):
             pipe.hset(self.key("status"), plan.city, records.encode_status(plan.status))
         if plan.cue_key is not None and plan.cue_state is not None:
             pipe.hset(self.key("cue"), plan.cue_key, records.encode_cue_state(plan.cue_state))
+        if plan.override is not None:
+            pipe.hset(self.key("overrides"), plan.city, records.encode_override(plan.override))
         for city, index, blank in plan.cue_log:
             pipe.rpush(self.key(f"cuelog:{city}"), records.encode_cue_log(now, index, blank))
         entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
@@ -429,7 +439,7 @@ class RedisStore(Store):
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
 
-    # -- tokens: coordinator/state/redis_tokens.py ------------------------------------------
+    # -- tokens: coordinator/state/redis_tokens.py (TokenMethods: the rest) ------------------
 
     async def open_tokens(self) -> None:
         """A client for the token commands only: no reader, no heartbeat, no presence."""
@@ -441,23 +451,9 @@ class RedisStore(Store):
                 f"cannot reach Redis at {self.target.describe()}: {explain(exc)}"
             ) from None
 
-    async def tokens(self) -> list[TokenRecord]:
-        return await self.token_keys.tokens()
-
-    async def tokens_version(self) -> str:
-        return await self.token_keys.version()
-
-    async def save_token(self, record: TokenRecord) -> None:
-        await self.token_keys.add([record])
-
-    async def import_tokens(self, found: list[TokenRecord]) -> list[TokenRecord]:
-        return await self.token_keys.add(found)
-
-    async def delete_token(self, token_id: str, now: datetime) -> bool:
-        return await self.token_keys.delete(token_id, now)
-
-    async def touch_tokens(self, used: Mapping[str, str]) -> None:
-        await self.token_keys.touch(used)
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        rows = await self.redis.hgetall(self.key("overrides"))
+        return {city: records.decode_override(data) for city, data in rows.items()}
 
     # -- presence: coordinator/state/redis_presence.py --------------------------------------
 
@@ -552,6 +548,9 @@ class RedisStore(Store):
         return [entry for _, entries in answer or [] for entry in entries]
 
     async def _deliver(self, entry_id: str, event: StoredEvent) -> None:
+        if event.kind == "schedule" and event.seq > self._seq:
+            # Read before the entry counts as delivered: Redis away now, it is read again.
+            self.set_overrides(await self.stored_overrides())
         self._last_id = entry_id
         if event.seq <= self._seq:
             return

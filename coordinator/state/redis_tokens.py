@@ -97,3 +97,28 @@ class TokenKeys:
             raise StoreUnavailable("Redis is unreachable; the tokens were not changed") from exc
         except ResponseError as exc:  # read-only after a failover, full under noeviction
             raise StoreUnavailable(f"Redis cannot take it now ({exc}); nothing changed") from exc
+
+
+class TokenMethods:
+    """The store interface's token methods, for :class:`~coordinator.state.redis.RedisStore`
+    (which sets ``token_keys``): each is one call of :class:`TokenKeys`."""
+
+    token_keys: TokenKeys
+
+    async def tokens(self) -> list[TokenRecord]:
+        return await self.token_keys.tokens()
+
+    async def tokens_version(self) -> str:
+        return await self.token_keys.version()
+
+    async def save_token(self, record: TokenRecord) -> None:
+        await self.token_keys.add([record])
+
+    async def import_tokens(self, found: list[TokenRecord]) -> list[TokenRecord]:
+        return await self.token_keys.add(found)
+
+    async def delete_token(self, token_id: str, now: datetime) -> bool:
+        return await self.token_keys.delete(token_id, now)
+
+    async def touch_tokens(self, used: Mapping[str, str]) -> None:
+        await self.token_keys.touch(used)

@@ -22,6 +22,7 @@ from coordinator.auth import TokenRecord
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import CityOverride
 from coordinator.plans import Plan, command_key, presence_plan
 from coordinator.protocol import Command
 from coordinator.rules import Actor, CityStatus
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS scripts (city TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS peaks (city TEXT PRIMARY KEY, phones INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, data TEXT NOT NULL, last_used TEXT);
 CREATE TABLE IF NOT EXISTS revoked_tokens (id TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS overrides (city TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 # The token commands wait this long for a server's write to finish (they run beside it).
 TOKENS_BUSY_TIMEOUT_S = 5.0
@@ -99,7 +101,7 @@ def verify(data_dir: Path) -> None:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if "meta" not in tables or "events" not in tables:
                 raise sqlite3.DatabaseError("not a coordinator database (tables missing)")
-            _check_rows(conn)
+            _check_rows(conn, tables)
         finally:
             conn.close()
     except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
@@ -110,7 +112,7 @@ def verify(data_dir: Path) -> None:
         ) from None
 
 
-def _check_rows(conn: sqlite3.Connection) -> None:
+def _check_rows(conn: sqlite3.Connection, tables: set[str]) -> None:
     """Read every row the server will read, as it will read it: quick_check only checks the
     file's structure, and a row with broken bytes or JSON would fail later, mid-event."""
     conn.text_factory = lambda raw: raw.decode("utf-8")  # strict: broken bytes raise
@@ -120,6 +122,9 @@ def _check_rows(conn: sqlite3.Connection) -> None:
         records.decode_cue_state(data)
     for (data,) in conn.execute("SELECT data FROM scripts"):
         records.decode_script_upload(data)
+    if "overrides" in tables:  # a database from before schedule edits has none yet
+        for (data,) in conn.execute("SELECT data FROM overrides"):
+            records.decode_override(data)
     for row in conn.execute(_SELECT_EVENTS):
         _event_from_row(row)
     for at, idx, blank in conn.execute("SELECT at, idx, blank FROM cue_log"):
@@ -170,6 +175,7 @@ class SqliteStore(Store):
         verify(self.data_dir)
         try:
             self.epoch = await self._run(self._open_sync)
+            self.set_overrides(await self._run(self._overrides_sync))
         except (sqlite3.Error, StoreUnavailable) as exc:
             raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
 
@@ -302,6 +308,8 @@ class SqliteStore(Store):
     async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
         async with self._lock:
             outcome = await self._run(self._apply_sync, command, actor, now)
+            if any(event.kind == "schedule" for event in outcome.events):
+                self.set_overrides(await self._run(self._overrides_sync))
             for event in outcome.events:
                 await self._publish(event)
             return outcome
@@ -317,7 +325,8 @@ class SqliteStore(Store):
                 "SELECT data FROM city_status WHERE city = ?", (command.city,)
             ).fetchone()
             status = records.decode_status(status_row[0]) if status_row else CityStatus()
-            plan = self.plan(command, actor, now, status, self._cue_states_sync())
+            override = self._overrides_sync().get(command.city)
+            plan = self.plan(command, actor, now, status, self._cue_states_sync(), override)
             events = self._append_sync(conn, plan, now)
             self._write_plan_sync(conn, plan, events[0].seq, actor, command.id, now)
             conn.execute("INSERT INTO commands VALUES (?, ?)", (key, events[0].seq))
@@ -364,6 +373,11 @@ class SqliteStore(Store):
             conn.execute(
                 "INSERT OR REPLACE INTO cue_state VALUES (?, ?)",
                 (plan.cue_key, records.encode_cue_state(plan.cue_state)),
+            )
+        if plan.override is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO overrides VALUES (?, ?)",
+                (plan.city, records.encode_override(plan.override)),
             )
         for offset, (city, index, blank) in enumerate(plan.cue_log):
             conn.execute(
@@ -412,6 +426,14 @@ class SqliteStore(Store):
     def _peaks_sync(self) -> dict[str, int]:
         assert self._conn is not None
         return {city: int(n) for city, n in self._conn.execute("SELECT city, phones FROM peaks")}
+
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        return await self._run(self._overrides_sync)
+
+    def _overrides_sync(self) -> dict[str, CityOverride]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT city, data FROM overrides")
+        return {city: records.decode_override(data) for city, data in rows}
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:

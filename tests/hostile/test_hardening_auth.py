@@ -177,6 +177,9 @@ def test_each_role_is_refused_what_it_may_not_do(
             (tokens.paris_operator, "GET", "/api/cues/berlin/script", {403, 404}),
             (tokens.paris, "PUT", "/api/cues/paris/script", {403}),
             (tokens.paris_operator, "PUT", "/api/cues/paris/script", {403}),
+            (tokens.paris, "PATCH", "/api/cities/paris", {403}),
+            (tokens.paris_operator, "PATCH", "/api/cities/paris", {403}),
+            ("", "PATCH", "/api/cities/paris", {401}),
             ("", "GET", "/api/log", {401}),
             ("not-a-token", "GET", "/api/log", {401}),
         ]:

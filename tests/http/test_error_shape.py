@@ -41,6 +41,7 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/cities/{city}/calendar.ics"): ("GET", "/cities/atlantis/calendar.ics", None, None),
     ("GET", "/api/state"): ("POST", "/api/state", None, None),
     ("POST", "/api/cities/{city}/status"): ("POST", "/api/cities/paris/status", None, {}),
+    ("PATCH", "/api/cities/{city}"): ("PATCH", "/api/cities/paris", ADMIN, {"venue": 1}),
     ("GET", "/api/log"): ("GET", "/api/log", OPERATOR, None),
     ("GET", "/api/log.csv"): ("GET", "/api/log.csv", None, None),
     ("GET", "/api/cues/{city}/log.csv"): ("GET", "/api/cues/atlantis/log.csv", None, None),
