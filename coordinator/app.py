@@ -87,7 +87,7 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
     store = store or make_store(cfg, settings)
     for city_id, script in load_scripts(cfg).items():
         store.set_script(city_id, script)
-    tokens = auth.TokenBook(auth.secrets_path_from_env(settings.secrets_path))
+    tokens = auth.TokenBook(auth.secrets_path_from_env(settings.secrets_path))  # to import
     origins = settings.allowed_origins
     if cfg.event.public_url:
         origins = (*origins, cfg.event.public_url)
@@ -95,7 +95,6 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
     hub = Hub(store, settings.limits)
     ctx = AppContext(
         settings=settings,
-        config=cfg,
         store=store,
         tokens=tokens,
         commands=commands,
@@ -106,6 +105,7 @@ def build_context(settings: Settings, store: Store | None = None) -> AppContext:
     )
     store.subscribe(ctx.on_event)
     store.on_reset(ctx.on_reset)
+    tokens.on_revoked(hub.revoke)
     return ctx
 
 
@@ -153,6 +153,7 @@ class Lifespan:
             settings.limits, proxies=TrustedPeers(settings.forwarded_allow_ips)
         )
         await self.ctx.store.open()
+        await self.ctx.tokens.start(self.ctx.store)
         await restore_uploaded_scripts(self.ctx)
         transport = await start_osc(self.ctx)
         counting = asyncio.create_task(
@@ -167,6 +168,7 @@ class Lifespan:
             if transport is not None:
                 transport.close()
             self.ctx.hub.collector.close()
+            await self.ctx.tokens.stop()
             await self.ctx.store.close()
 
 

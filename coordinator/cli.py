@@ -16,7 +16,14 @@ from coordinator import auth, processes, resources, views
 from coordinator import config as config_mod
 from coordinator.limits import DESCRIPTIONS
 from coordinator.rules import Role
-from coordinator.settings import DEFAULT_CONFIG, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, Settings
+from coordinator.settings import (
+    DEFAULT_CONFIG,
+    ENVIRONMENT,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Settings,
+    SettingsError,
+)
 
 CONFIG_VARIABLE = ENVIRONMENT["config_path"].name
 log = logging.getLogger("coordinator")
@@ -53,24 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_options(serve)
     serve.set_defaults(handler=cmd_serve)
 
-    token = sub.add_parser("token", help="create, list and revoke access tokens")
-    token_sub = token.add_subparsers(title="token commands", metavar="ACTION")
-    add = token_sub.add_parser("add", help="create a token; it is printed once, on the last line")
-    add.add_argument("--role", required=True, choices=[r.value for r in auth.STAFF_ROLES])
-    add.add_argument("--city", help="the city a coordinator or operator token is bound to")
-    add.add_argument("--label", default="", help="who holds it, for `token list`")
-    add.add_argument("--config", type=Path, default=None, help="check --city against this config")
-    add.set_defaults(handler=cmd_token_add)
-    listing = token_sub.add_parser("list", help="list tokens (ids and roles, never the tokens)")
-    listing.set_defaults(handler=cmd_token_list)
-    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
-    revoke.add_argument("token_id")
-    revoke.set_defaults(handler=cmd_token_revoke)
-    for action in (add, listing, revoke):
-        action.add_argument("--secrets", type=Path, default=None, help="token hashes file")
+    _add_token_commands(sub)
 
-    cal = sub.add_parser("calendar", help="write the ICS feed to stdout, for static hosting")
-    cal.add_argument("--config", type=Path, default=None, help="[$COORDINATOR_CONFIG]")
+    cal = sub.add_parser(
+        "calendar",
+        help="write the ICS feed to stdout, for static hosting",
+        description="Write the feed the server serves: the config with the store's schedule "
+        "edits, delays and cancellations (the same store options as serve).",
+    )
+    _add_serve_options(cal, only=STORE_OPTIONS)
     cal.add_argument("--city", action="append", help="only this city (repeat for several)")
     cal.add_argument(
         "--base-url",
@@ -105,6 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", type=Path, default=DEFAULT_CONFIG)
     check.set_defaults(handler=cmd_check_config)
     return parser
+
+
+def _add_token_commands(sub: Any) -> None:
+    """``coordinator token add|list|revoke``, on the store ``serve`` uses."""
+    token = sub.add_parser(
+        "token",
+        help="create, list and revoke access tokens",
+        description="Tokens live in the store `serve` uses (the same options and variables "
+        "name it); these commands work beside a running server, which sees each change "
+        "within a second.",
+    )
+    token_sub = token.add_subparsers(title="token commands", metavar="ACTION")
+    add = token_sub.add_parser("add", help="create a token; it is printed once, on the last line")
+    add.add_argument("--role", required=True, choices=[r.value for r in auth.STAFF_ROLES])
+    add.add_argument("--city", help="the city a coordinator or operator token is bound to")
+    add.add_argument("--label", default="", help="who holds it, for `token list`")
+    add.set_defaults(handler=cmd_token_add)
+    listing = token_sub.add_parser("list", help="list tokens (ids and roles, never the tokens)")
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token_sub.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(handler=cmd_token_revoke)
+    for action in (add, listing, revoke):
+        _add_serve_options(action, TOKEN_OPTIONS)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -167,7 +189,11 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "--secrets": (
         "secrets_path",
-        {"type": Path, "help": "token hashes file (default config/secrets.yaml)"},
+        {
+            "type": Path,
+            "help": "a token hashes file to import into the store once, at start: its tokens "
+            "the store never held (default config/secrets.yaml, if present)",
+        },
     ),
     "--redis-url": (
         "redis_url",
@@ -260,9 +286,26 @@ _SERVE_OPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def _add_serve_options(parser: argparse.ArgumentParser) -> None:
-    """Each option defaults to nothing, so that only what was typed overrides the environment."""
+# The options that name the config and the store, for commands that read the store as serve
+# does (``coordinator calendar``).
+STORE_OPTIONS = (
+    "--config",
+    "--data-dir",
+    "--redis-url",
+    "--redis-prefix",
+    "--redis-tls-ca",
+    "--redis-tls-no-verify",
+)
+# The token commands: the store's options, and the secrets file to import.
+TOKEN_OPTIONS = (*STORE_OPTIONS, "--secrets")
+
+
+def _add_serve_options(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    """Each option defaults to nothing, so that only what was typed overrides the environment.
+    ``only``: just these of the serve options."""
     for option, (name, kwargs) in _SERVE_OPTIONS.items():
+        if only is not None and option not in only:
+            continue
         help_text = f"{kwargs.get('help', '')} [${ENVIRONMENT[name].name}]".strip()
         parser.add_argument(option, **{**kwargs, "help": help_text, "default": argparse.SUPPRESS})
 
@@ -400,55 +443,105 @@ def run_server(app: Any, settings: Settings) -> None:
     )
 
 
-def cmd_token_add(args: argparse.Namespace) -> int:
-    path = auth.secrets_path_from_env(args.secrets)
-    role = Role(args.role)
-    if args.config is not None and args.city:
-        try:
-            cfg = config_mod.load(args.config)
-        except config_mod.ConfigError as exc:
-            print(f"error: {exc.problems[0]}", file=sys.stderr)
-            return 1
-        if cfg.city(args.city) is None:
-            print(f"error: no city {args.city!r} in {args.config}", file=sys.stderr)
-            return 1
+def _token_store(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The store the token options name, with the config (its cities), and the book that
+    imports the secrets file. Raises ValueError, config.ConfigError or auth.SecretsError."""
+    from coordinator.app import make_store
+
+    settings = serve_settings(args, os.environ)
+    problems = settings.problems()
+    if problems:
+        raise ValueError(problems[0])
+    config_given = "config" in vars(args) or bool(os.environ.get(CONFIG_VARIABLE))
+    if not config_given and not settings.config_path.exists():
+        # `serve --demo` in a folder without one serves the packaged example event.
+        settings = settings.with_changes(config_path=resources.example_config())
+    cfg = config_mod.load(settings.config_path)
+    return make_store(cfg, settings), auth.TokenBook(
+        auth.secrets_path_from_env(settings.secrets_path)
+    )
+
+
+def _run_on_tokens(args: argparse.Namespace, work: Any) -> int:
+    """Open the store for the token commands, import the secrets file, run ``work(store)``
+    (a coroutine function returning the exit status); errors are one line on stderr."""
+    import asyncio
+
+    from coordinator.state.base import StoreError
+
     try:
-        token, record = auth.add_token(path, role, args.city, args.label)
-    except (ValueError, auth.SecretsError) as exc:
+        store, book = _token_store(args)
+    except config_mod.ConfigError as exc:
+        print(f"error: {exc.problems[0]}", file=sys.stderr)
+        return 1
+    except (ValueError, auth.SecretsError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    where = f" for {record.city}" if record.city else ""
-    print(f"created {record.role} token {record.id}{where} in {path}; it is shown only once:")
-    print(token)
-    return 0
+
+    async def run() -> int:
+        await store.open_tokens()
+        try:
+            await book.start(store, follow=False)
+            status: int = await work(store)
+            return status
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_token_add(args: argparse.Namespace) -> int:
+    role = Role(args.role)
+
+    async def work(store: Any) -> int:
+        if args.city and store.config.city(args.city) is None:
+            print(f"error: no city {args.city!r} in this event's config", file=sys.stderr)
+            return 1
+        try:
+            token, record = auth.new_token(role, args.city, args.label)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        await store.save_token(record)
+        where = f" for {record.city}" if record.city else ""
+        print(f"created {record.role} token {record.id}{where}; it is shown only once:")
+        print(token)
+        return 0
+
+    return _run_on_tokens(args, work)
 
 
 def cmd_token_list(args: argparse.Namespace) -> int:
-    path = auth.secrets_path_from_env(args.secrets)
-    try:
-        records = auth.read_records(path)
-    except auth.SecretsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for r in records:
-        print(f"{r.id}  {r.role.value:<11}  {r.city or '-':<10}  {r.created}  {r.label}".rstrip())
-    if not records:
-        print(f"no tokens in {path}")
-    return 0
+    async def work(store: Any) -> int:
+        records = await store.tokens()
+        for r in records:
+            used = r.last_used or "never used"
+            print(
+                f"{r.id}  {r.role.value:<11}  {r.city or '-':<10}  {r.created}  {used:<20}  "
+                f"{r.label}".rstrip()
+            )
+        if not records:
+            print("no tokens in the store")
+        return 0
+
+    return _run_on_tokens(args, work)
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    path = auth.secrets_path_from_env(args.secrets)
-    try:
-        removed = auth.revoke_token(path, args.token_id)
-    except auth.SecretsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if not removed:
-        print(f"error: no token {args.token_id!r} in {path}", file=sys.stderr)
-        return 1
-    print(f"revoked {args.token_id}")
-    return 0
+    from datetime import UTC, datetime
+
+    async def work(store: Any) -> int:
+        if not await store.delete_token(args.token_id, datetime.now(UTC)):
+            print(f"error: no token {args.token_id!r} in the store", file=sys.stderr)
+            return 1
+        print(f"revoked {args.token_id}; running servers drop it within a second")
+        return 0
+
+    return _run_on_tokens(args, work)
 
 
 def cmd_cues_check(args: argparse.Namespace) -> int:
@@ -464,20 +557,34 @@ def cmd_cues_check(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar(args: argparse.Namespace) -> int:
-    from coordinator import ical_feed
+    """The feed as the server would serve it: the config, with the store's schedule edits,
+    delays and cancellations (read without joining the store: coordinator/state/peek.py)."""
+    from coordinator import ical_feed, overrides
+    from coordinator.state import peek
+    from coordinator.state.base import StoreError
 
-    if args.config is None:
-        args.config = Settings.from_env(os.environ).config_path
     try:
-        cfg = config_mod.load(args.config)
+        settings = serve_settings(args, os.environ)
+        cfg = config_mod.load(settings.config_path)
+        state = peek.read_store(settings, cfg)
     except config_mod.ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
+    except (SettingsError, ValueError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not state.found:
+        print(
+            "note: no event state in the store yet (no database in the data directory, or "
+            "nothing under the Redis prefix): the config's schedule only",
+            file=sys.stderr,
+        )
+    cfg = overrides.effective(cfg, state.overrides)
     unknown = [c for c in args.city or [] if cfg.city(c) is None]
     if unknown:
-        print(f"error: no city {unknown[0]!r} in {args.config}", file=sys.stderr)
+        print(f"error: no city {unknown[0]!r} in {settings.config_path}", file=sys.stderr)
         return 1
-    body = ical_feed.build_feed(cfg, {}, base_url=args.base_url, city_ids=args.city)
+    body = ical_feed.build_feed(cfg, state.statuses, base_url=args.base_url, city_ids=args.city)
     sys.stdout.buffer.write(body)
     return 0

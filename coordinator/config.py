@@ -164,18 +164,22 @@ def parse(text: str, source: Path | str = "<config>") -> Config:
             where = f" (line {mark.line + 1}, column {mark.column + 1})"
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError([f"{source}: not valid YAML{where}: {problem}"]) from None
-    return _Reader(source_path).read(raw)
+    return Reader(source_path).read(raw)
 
 
-class _Reader:
+class Reader:
     """Collects problems while reading so all of them are reported together."""
 
     def __init__(self, source: Path) -> None:
         self.source = source
         self.problems: list[str] = []
+        # The same problems as (field, message), for a reader that names fields itself (a
+        # schedule edit over HTTP: coordinator/overrides.py).
+        self.faults: list[tuple[str, str]] = []
 
     def fail(self, where: str, message: str) -> None:
         self.problems.append(f"{self.source}: {where}: {message}")
+        self.faults.append((where, message))
 
     def read(self, raw: Any) -> Config:
         if not isinstance(raw, dict):
@@ -321,13 +325,8 @@ class _Reader:
 
         start_utc = self.wall_time(f"{where}.start", raw.get("start"), tz_name)
 
-        duration = raw.get("duration_minutes")
-        if isinstance(duration, bool) or not isinstance(duration, int) or not 1 <= duration <= 1440:
-            self.fail(f"{where}.duration_minutes", f"{duration!r} must be whole minutes, 1 to 1440")
-
-        confirmed = raw.get("confirmed", False)
-        if not isinstance(confirmed, bool):
-            self.fail(f"{where}.confirmed", f"{confirmed!r} must be true or false")
+        duration = self.duration(f"{where}.duration_minutes", raw.get("duration_minutes"))
+        confirmed = self.flag(f"{where}.confirmed", raw.get("confirmed", False))
 
         venue = self.optional_text(f"{where}.venue", raw.get("venue"))
         address = self.optional_text(f"{where}.address", raw.get("address"))
@@ -349,7 +348,7 @@ class _Reader:
 
         if len(self.problems) > before or start_utc is None or tz_name is None:
             return None
-        assert isinstance(duration, int)
+        assert duration is not None
         return City(
             id=city_id,
             name=name,
@@ -461,6 +460,19 @@ class _Reader:
             return dict(raw)
         self.fail(where, "must be text by language, e.g. {en: Paris, fr: Paris}")
         return {}
+
+    def duration(self, where: str, raw: Any) -> int | None:
+        """A reading's length: whole minutes, 1 to 1440."""
+        if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= 1440:
+            self.fail(where, f"{raw!r} must be whole minutes, 1 to 1440")
+            return None
+        return raw
+
+    def flag(self, where: str, raw: Any) -> bool:
+        if not isinstance(raw, bool):
+            self.fail(where, f"{raw!r} must be true or false")
+            return False
+        return raw
 
     def optional_text(self, where: str, raw: Any) -> str | None:
         if raw is None:

@@ -1,4 +1,4 @@
-"""What a running app holds: the config, the store, the command service, the hub, the caches.
+"""What a running app holds: the config (through the store), the store, the command service, the hub, the caches.
 
 Built once by :func:`coordinator.app.create_app` and kept on ``app.state.context``; every
 endpoint reads it through :func:`context`, never through module globals.
@@ -41,7 +41,6 @@ class SharedCache(VersionedCache):
 @dataclass
 class AppContext:
     settings: Settings
-    config: Config
     store: Store
     tokens: TokenBook
     commands: CommandService
@@ -59,9 +58,15 @@ class AppContext:
     # The projector's QR codes by address: drawing one costs 0.2-0.5 s of CPU.
     qr_codes: dict[str, bytes] = field(default_factory=dict)
 
+    @property
+    def config(self) -> Config:
+        """The effective config: the file's with the schedule edits (the store holds the one
+        current value, replaced when an edit arrives from this process or another)."""
+        return self.store.config
+
     async def on_event(self, event: StoredEvent) -> None:
         self.state_cache.invalidate()
-        if event.kind == "status":
+        if event.kind in ("status", "schedule"):
             self.feed_cache.invalidate()
         if event.kind == "cue":
             self.exports.invalidate()

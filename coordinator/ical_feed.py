@@ -1,10 +1,13 @@
 """The calendar feed (ICS) of the readings, from the config and the live statuses. No I/O.
 
-One VEVENT per reading, in the city's own zone, with a VTIMEZONE in the shape clients read
-alike (Outlook keeps one yearly rule per direction and ignores RDATE; ical.js misreads RDATE
-lists): one STANDARD and at most one DAYLIGHT observance, each a yearly rule, derived from the
-tz data of the years the feed covers. docs/calendar.md explains the choices. The same config and statuses always give the same bytes, so the ETag is a hash of
-the bytes and a client that already has them gets a 304.
+One VEVENT per reading, its DTSTART and DTEND in UTC (``...Z``): the instant is the one the
+server's tz data gives, whatever tz database a subscriber's calendar has. A ``TZID`` sends
+the client to its own copy, and an older one put Winnipeg's December readings an hour off;
+the city's own wall time is written in the description instead. :func:`vtimezone` (one
+STANDARD and at most one DAYLIGHT observance, each a yearly rule, derived from the tz data) is
+no longer in the feed; it is kept, tested, for a feed that would name zones again.
+docs/calendar.md explains the choices. The same config and statuses always give the same
+bytes, so the ETag is a hash of the bytes and a client that already has them gets a 304.
 
 Serialising is icalendar's; the only thing written here is the TEXT escaping (see
 :class:`_Text`).
@@ -12,7 +15,6 @@ Serialising is icalendar's; the only thing written here is the TEXT escaping (se
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -344,25 +346,6 @@ class _Reading:
             return self.status.ended_at
         return self.start_utc + timedelta(minutes=self.city.duration_minutes)
 
-    def years(self) -> set[int]:
-        tz = self.city.timezone
-        instants = (self.start_utc, self.end_utc)
-        return {t.year for t in instants} | {schedule.utc_to_local(t, tz).year for t in instants}
-
-    def in_own_zone(self) -> bool:
-        """Whether both local wall times name one instant each.
-
-        A delay can move a reading into the hour a fall-back change repeats; parsers disagree on
-        which of the two instants such a time means, so that reading is written in UTC.
-        """
-        for instant in (self.start_utc, self.end_utc):
-            wall = schedule.utc_to_local(instant, self.city.timezone).replace(tzinfo=None)
-            try:
-                schedule.local_to_utc(wall, self.city.timezone)
-            except schedule.LocalTimeError:
-                return False
-        return True
-
 
 def build_feed(
     cfg: Config,
@@ -374,30 +357,13 @@ def build_feed(
     """The ICS feed of the readings (``city_ids``: only those cities, in config order).
 
     ``statuses`` maps city id to its live status (a missing city is on schedule). Links use
-    ``cfg.event.public_url``, else ``base_url`` (e.g. ``https://example.org``). A reading is
-    written in its city's zone with that zone's VTIMEZONE; in UTC when the zone's offsets over
-    the feed's years cannot be written in the VTIMEZONE shape above, or when its wall time is
-    repeated by a fall-back change. Raises ValueError for an unknown city id.
+    ``cfg.event.public_url``, else ``base_url`` (e.g. ``https://example.org``). Every
+    DTSTART and DTEND is in UTC, so no VTIMEZONE is written. Raises ValueError for an unknown
+    city id.
     """
     base = (cfg.event.public_url or base_url).rstrip("/")
     readings = [_Reading(c, statuses.get(c.id, CityStatus())) for c in _select(cfg, city_ids)]
-    years = set().union(*(r.years() for r in readings))
-
-    timezones: dict[str, Timezone] = {}
-    for tz_name in sorted({r.city.timezone for r in readings}):
-        # A zone that does not fit the shape has its readings written in UTC.
-        with contextlib.suppress(ValueError):
-            timezones[tz_name] = vtimezone(tz_name, min(years), max(years))
-    events = [
-        _vevent(cfg, r, base, local=r.city.timezone in timezones and r.in_own_zone())
-        for r in readings
-    ]
-    used = {
-        str(event[key].params["TZID"])
-        for event in events
-        for key in ("DTSTART", "DTEND")
-        if "TZID" in event[key].params
-    }
+    events = [_vevent(cfg, r, base) for r in readings]
 
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -420,30 +386,25 @@ def build_feed(
     cal.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
     # An X- property has no registered type: without vDuration it would read "0:15:00".
     cal.add("x-published-ttl", vDuration(REFRESH_INTERVAL))
-    for tz_name in sorted(used):
-        cal.add_component(timezones[tz_name])
     for event in events:
         cal.add_component(event)
     body: bytes = cal.to_ical()
     return body
 
 
-def _vevent(cfg: Config, reading: _Reading, base: str, *, local: bool) -> Event:
+def _vevent(cfg: Config, reading: _Reading, base: str) -> Event:
     city, status = reading.city, reading.status
     cancelled = status.state is State.CANCELLED
     name = _pick(city.name, "en")
     changed = _changed_at(cfg, status)
-
-    def at(instant: datetime) -> datetime:
-        return schedule.utc_to_local(instant, city.timezone) if local else instant
 
     event = Event()
     event.add("uid", f"{cfg.event.id}-{city.id}@{UID_DOMAIN}")
     event.add("dtstamp", changed)
     event.add("last-modified", changed)
     event.add("sequence", status.calendar_revision)
-    event.add("dtstart", at(reading.start_utc))
-    event.add("dtend", at(reading.end_utc))
+    event.add("dtstart", reading.start_utc.astimezone(UTC))
+    event.add("dtend", reading.end_utc.astimezone(UTC))
     summary = f"{name} — {_pick(cfg.event.title, 'en')}"
     event.add("summary", _text(CANCELLED_PREFIX + summary if cancelled else summary))
     if cancelled:
@@ -476,6 +437,7 @@ def _description(cfg: Config, reading: _Reading, base: str) -> str:
             lines.append(cfg.event.description[lang])
         if status.state is State.CANCELLED:
             lines.append("This reading is cancelled." if en else "Cette lecture est annulée.")
+        lines.append(_when_line(reading, en))
         lines.extend(_timing_lines(city, status, scheduled, en))
         if not city.confirmed:
             lines.append(
@@ -499,6 +461,19 @@ def _description(cfg: Config, reading: _Reading, base: str) -> str:
         )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _when_line(reading: _Reading, en: bool) -> str:
+    """The reading's time in its city's zone and in UTC, as the server's tz data says: the
+    zone the UTC DTSTART no longer names (``When: 2025-09-20 14:00-15:00 CEST
+    (Europe/Paris), 12:00-13:00 UTC.``)."""
+    tz_name = reading.city.timezone
+    start = schedule.view(reading.start_utc, tz_name)
+    end = schedule.utc_to_local(reading.end_utc, tz_name)
+    utc_start, utc_end = reading.start_utc.astimezone(UTC), reading.end_utc.astimezone(UTC)
+    local = f"{start.local:%Y-%m-%d %H:%M}–{end:%H:%M} {start.abbreviation}".rstrip()
+    times = f"{local} ({tz_name}), {utc_start:%H:%M}–{utc_end:%H:%M} UTC."
+    return f"When: {times}" if en else f"Quand : {times}"
 
 
 def _timing_lines(city: City, status: CityStatus, scheduled: datetime, en: bool) -> list[str]:

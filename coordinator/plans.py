@@ -8,17 +8,20 @@ backends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from coordinator import views
 from coordinator.channels import CueBoard, plan_cue_command, summary
+from coordinator.config import Config
 from coordinator.cue_state import CueState
-from coordinator.protocol import CueCommand, StatusCommand
-from coordinator.rules import Actor, CityStatus, State, apply_status
+from coordinator.overrides import CityOverride, effective
+from coordinator.protocol import CueCommand, ScheduleCommand, StatusCommand
+from coordinator.rules import Actor, CityStatus, Role, RuleError, State, apply_status, reschedule
 
-EventKind = Literal["status", "presence", "cue"]
+EventKind = Literal["status", "presence", "cue", "schedule"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,9 @@ class Plan:
     cue_key: str | None = None
     cue_state: CueState | None = None
     cue_log: list[tuple[str, int, bool]] = field(default_factory=list)
+    # The city's whole override of the config after a schedule edit (stored in place of the
+    # one before).
+    override: CityOverride | None = None
 
 
 def command_key(actor: Actor, command_id: str) -> str:
@@ -85,6 +91,52 @@ def plan_status(
         note=new.note,
         status=new,
         audit_delay_minutes=new.delay_minutes if new.state is State.DELAYED else None,
+    )
+
+
+def plan_schedule(
+    command: ScheduleCommand,
+    actor: Actor,
+    now: datetime,
+    current: CityStatus,
+    file_config: Config,
+    overrides: Mapping[str, CityOverride],
+) -> Plan:
+    """An admin's schedule edit: the city's override with the edit merged in, a ``schedule``
+    event carrying the city as ``/api/cities`` shows it (and the new ``schedule_version``),
+    and a ``status`` event when the status follows (a new calendar revision, the delayed
+    start moved). ``overrides`` are the stored ones, by city. Raises ``RuleError``."""
+    if actor.role is not Role.ADMIN:
+        code = "unauthorized" if actor.role is Role.PUBLIC else "forbidden"
+        raise RuleError(code, "only an admin may change the schedule")
+    file_city = file_config.city(command.city)
+    if file_city is None:
+        raise RuleError("not_found", f"no city {command.city!r} in this event")
+    before = overrides.get(command.city, CityOverride())
+    after = before.merged(command.override)
+    old_city, new_city = before.apply(file_city), after.apply(file_city)
+    config = effective(file_config, {**overrides, command.city: after})
+    status = reschedule(
+        current, start_utc=new_city.start_utc, calendar_changed=new_city != old_city, now=now
+    )
+    data = {
+        "schedule": views.city_json(new_city),
+        "schedule_version": views.schedule_version(config),
+    }
+    events = [PlannedEvent(kind="schedule", city=command.city, data=data)]
+    if status != current:
+        events.append(
+            PlannedEvent(kind="status", city=command.city, data=views.status_fields(status))
+        )
+    return Plan(
+        events=events,
+        city=command.city,
+        kind="schedule",
+        audit_before=command.override.describe(old_city),
+        audit_after=command.override.describe(new_city),
+        note="",
+        status=status if status != current else None,
+        override=after,
     )
 
 

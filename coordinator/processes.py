@@ -9,8 +9,8 @@ surviving SIGHUP.
   graceful shutdown) when its parent dies (Linux ``PR_SET_PDEATHSIG``: immediate, no thread;
   elsewhere a thread polling the parent's pid).
 - SIGHUP (a closed terminal, ``systemctl reload``) would end the server:
-  :func:`ignore_sighup` logs it instead. Tokens need no reload (the secrets file is re-read
-  whenever it changes); a config change needs a restart. With ``--workers``, uvicorn's
+  :func:`ignore_sighup` logs it instead. Tokens need no reload (every process follows the
+  store's); a config change needs a restart. With ``--workers``, uvicorn's
   supervisor restarts the workers on SIGHUP, which reloads both.
 """
 
@@ -121,8 +121,8 @@ def ignore_sighup() -> None:
 
     def on_sighup(signum: int, frame: FrameType | None) -> None:
         log.warning(
-            "SIGHUP received and ignored: tokens are re-read whenever the secrets file "
-            "changes; restart the server to apply a config change"
+            "SIGHUP received and ignored: tokens need no reload (they are followed in the "
+            "store); restart the server to apply a config change"
         )
 
     if hasattr(signal, "SIGHUP"):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coordinator.cue_state import CHANNELS, CUE_ACTIONS, ChannelName, CueAction
+from coordinator.overrides import CityOverride
 from coordinator.rules import State
 
 MAX_MESSAGE_BYTES = 4096
@@ -88,8 +89,18 @@ class Ping:
     t: float | None = None
 
 
+@dataclass(frozen=True)
+class ScheduleCommand:
+    """An admin's schedule edit (``PATCH /api/cities/{city}``): no websocket message carries
+    it, but it takes the one command path (token, rate limit, the store's log and audit)."""
+
+    id: str
+    city: str
+    override: CityOverride
+
+
 ClientMessage = Hello | StatusCommand | CueCommand | Ping
-Command = StatusCommand | CueCommand
+Command = StatusCommand | CueCommand | ScheduleCommand
 
 
 # -- parsing -----------------------------------------------------------------------------------

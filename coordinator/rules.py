@@ -192,3 +192,27 @@ def apply_status(
         started_at=started,
         ended_at=ended,
     )
+
+
+def reschedule(
+    current: CityStatus, *, start_utc: datetime, calendar_changed: bool, now: datetime
+) -> CityStatus:
+    """The status after an admin changed the schedule (a new ``start_utc``, length, venue or
+    confirmation; ``calendar_changed``: what a calendar shows of it differs).
+
+    The edit moves the scheduled start; an announced delay stays, counted from the new start
+    (``expected_start_utc`` follows while the reading has not started). A reading that
+    already began keeps its actual times. A calendar change is a new revision (SEQUENCE + 1).
+    """
+    expected = current.expected_start_utc
+    if current.state in NOT_STARTED:
+        delay = current.delay_minutes
+        expected = start_utc + timedelta(minutes=delay) if delay else None
+    if not calendar_changed:
+        return replace(current, expected_start_utc=expected)
+    return replace(
+        current,
+        expected_start_utc=expected,
+        calendar_revision=current.calendar_revision + 1,
+        calendar_changed_at=now,
+    )

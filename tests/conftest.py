@@ -67,9 +67,10 @@ def tokens(secrets_path: Path) -> Tokens:
 
 @pytest.fixture
 def server_factory(
-    tmp_path: Path, config_path: Path, secrets_path: Path
+    tmp_path: Path, config_path: Path, secrets_path: Path, tokens: Tokens
 ) -> Iterator[Callable[..., ServerProcess]]:
-    """Start real servers; every one is killed at the end of the test."""
+    """Start real servers; every one is killed at the end of the test. The test's tokens are
+    made first: a server imports the secrets file once, when it starts."""
     started: list[ServerProcess] = []
 
     def start(

@@ -111,6 +111,12 @@ class Connection:
         self.actor = record.actor()
         self.bucket = TokenBucket(self.limits.staff_rate_per_s, self.limits.staff_burst)
 
+    def sign_out(self) -> None:
+        """A public viewer from now on (its token was revoked)."""
+        self.record = None
+        self.actor = PUBLIC
+        self.bucket = TokenBucket(self.limits.viewer_rate_per_s, self.limits.viewer_burst)
+
     def drop_too_slow(self) -> None:
         """Let go of a client that does not keep up (its outbox, or its catch-up, overflowed)."""
         if self._dropped:

@@ -22,6 +22,7 @@ from typing import Any
 
 from coordinator import protocol, views
 from coordinator.channels import cue_key
+from coordinator.config import Config
 from coordinator.connections import CountKey, ProcessCounts, count_key
 from coordinator.limits import Limits, TokenBucket
 from coordinator.realtime.collector import Collector
@@ -34,10 +35,13 @@ from coordinator.realtime.connection import (
 from coordinator.realtime.recent import RecentEvents
 from coordinator.rules import Actor, Role
 from coordinator.scripts import Script
+from coordinator.service import PUBLIC, error_message
 from coordinator.state.base import MAX_REPLAY_EVENTS, Snapshot, Store, StoredEvent, StoreError
 
 # What the shared replay cache may hold: a thousand long cue events, with their variants.
 RECENT_MAX_BYTES = 16 * 1024 * 1024
+# What an open connection of a token revoked meanwhile is told (docs/protocol.md).
+REVOKED = error_message(None, "unauthorized", "this token has been revoked")
 
 
 class Variant(enum.Enum):
@@ -153,8 +157,8 @@ class Hub:
         self.audiences = Audiences()  # the live ones
         self.collector = Collector()
         self.coordinators: collections.Counter[str] = collections.Counter()
-        # Who is connected (coordinator/connections.py), counted on join and leave only: each
-        # live connection as what it was when it joined, whatever its token becomes later.
+        # Who is connected (coordinator/connections.py), counted on join and leave (and on a
+        # revocation, which makes a staff connection a viewer): never on the fan-out's path.
         self.counted: dict[Connection, CountKey] = {}
         self.counts: collections.Counter[CountKey] = collections.Counter()
         self.counts_version = 0  # rises with every change of ``counts``
@@ -169,11 +173,19 @@ class Hub:
         self._snapshot_scripts: tuple[tuple[str, Script], ...] = ()
         self._snapshot_texts: dict[Actor, str] = {}
         self._reading: asyncio.Future[tuple[Snapshot, bool]] | None = None
-        # The config does not change while the process runs: its fingerprint is computed once.
-        self.schedule_version = views.schedule_version(store.config)
+        # The schedule's fingerprint, computed once per effective config (an edit replaces it).
+        self._version_of: tuple[Config, str] | None = None
         store.subscribe(self.on_event)
         store.on_reset(self.reset_all)
         store.on_availability(self.availability_changed)
+
+    @property
+    def schedule_version(self) -> str:
+        """The ``schedule_version`` of the store's current (effective) config."""
+        config = self.store.config
+        if self._version_of is None or self._version_of[0] is not config:
+            self._version_of = (config, views.schedule_version(config))
+        return self._version_of[1]
 
     async def on_event(self, event: StoredEvent) -> None:
         self._version += 1
@@ -231,6 +243,36 @@ class Hub:
         self._snapshot = None
         for conn in list(self.connections):
             conn.close_soon(CLOSE_SERVICE_RESTART, "history changed; reconnect")
+
+    async def revoke(self, token_ids: frozenset[str]) -> None:
+        """Tokens were revoked: each of their connections is told (``unauthorized``, which
+        signs a console out), becomes a public viewer at once (its audience group, so the
+        next event reaches it in the audience's variant; its city's coordinator presence,
+        released), and gets the public snapshot in place of the staff one it holds."""
+        revoked = [c for c in self.connections if c.record and c.record.id in token_ids]
+        text = protocol.encode(REVOKED)
+        for conn in revoked:
+            conn.push(text)
+            live = conn not in self.catching_up
+            if live:
+                self.audiences.discard(conn)
+                self._uncount(conn)
+            city = conn.actor.city if conn.actor.role is Role.COORDINATOR else None
+            conn.sign_out()
+            if live:
+                self.audiences.add(conn)
+                self._count(conn)  # who is connected: a viewer now, no longer staff
+                if city:
+                    await self._coordinator_left(city)
+        if any(conn not in self.catching_up for conn in revoked):
+            try:
+                snap = await self.snapshot()
+            except StoreError:  # they are viewers already; the next event says the rest
+                return
+            public = self.snapshot_text(snap, PUBLIC)
+            for conn in revoked:
+                if conn in self.connections and conn not in self.catching_up:
+                    conn.push(public)
 
     # -- joining: catch-up and the shared snapshot ---------------------------------------
 
@@ -361,11 +403,15 @@ class Hub:
         self.collector.left(still_open=self.open_count)
         city = conn.actor.city
         if was_live and conn.actor.role is Role.COORDINATOR and city:
-            self.coordinators[city] -= 1
-            if self.coordinators[city] <= 0:
-                del self.coordinators[city]
-                with contextlib.suppress(Exception):
-                    await self.store.set_presence(city, False, datetime.now(UTC))
+            await self._coordinator_left(city)
+
+    async def _coordinator_left(self, city: str) -> None:
+        """One coordinator of ``city`` fewer here; the last one marks it offline."""
+        self.coordinators[city] -= 1
+        if self.coordinators[city] <= 0:
+            del self.coordinators[city]
+            with contextlib.suppress(Exception):
+                await self.store.set_presence(city, False, datetime.now(UTC))
 
     # -- who is connected ----------------------------------------------------------------
 

@@ -14,7 +14,17 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from coordinator.routes import audit, calendar, cues, live, pages, report, scripts
+from coordinator.routes import (
+    audit,
+    calendar,
+    cities,
+    cues,
+    live,
+    pages,
+    report,
+    scripts,
+    tokens,
+)
 from coordinator.web_files import WEB_DIR
 
 
@@ -33,6 +43,7 @@ def route_table() -> list[BaseRoute]:
         Route("/calendar.ics", calendar.calendar_all),
         Route("/cities/{city}/calendar.ics", calendar.calendar_city),
         Route("/api/state", live.api_state),
+        Route("/api/cities/{city}", cities.patch_city, methods=["PATCH"]),
         Route("/api/cities/{city}/status", live.post_status, methods=["POST"]),
         Route("/api/log", audit.api_log),
         Route("/api/log.csv", audit.api_log),
@@ -47,6 +58,9 @@ def route_table() -> list[BaseRoute]:
         Route("/api/report", report.api_report),
         Route("/api/report.csv", report.api_report),
         Route("/report", partial(pages.page, "report")),
+        Route("/api/tokens", tokens.list_tokens, methods=["GET"]),
+        Route("/api/tokens", tokens.create_token, methods=["POST"]),
+        Route("/api/tokens/{token_id}", tokens.delete_token, methods=["DELETE"]),
         WebSocketRoute("/ws", live.websocket),
         Mount("/static", StaticFiles(directory=WEB_DIR), name="static"),
     ]

@@ -11,9 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from coordinator.context import context
 from coordinator.cue_log import spreadsheet_safe
-from coordinator.routes.common import download, require_token
-from coordinator.routes.errors import ApiError
-from coordinator.rules import Role
+from coordinator.routes.common import download, require_admin
 
 AUDIT_FIELDS = [
     "seq", "at", "role", "actor", "city", "kind", "from", "to", "note", "command_id",
@@ -22,8 +20,7 @@ AUDIT_FIELDS = [
 
 
 async def api_log(request: Request) -> Response:
-    if require_token(request).role is not Role.ADMIN:
-        raise ApiError("forbidden", "the audit log is for admins")
+    require_admin(request, "the audit log")
     entries = await context(request).store.audit(request.query_params.get("city"))
     rows = [e.as_dict() for e in entries]
     if request.url.path.endswith(".csv"):

@@ -19,13 +19,15 @@ from datetime import datetime
 from typing import Any
 
 from coordinator import protocol, scripts
+from coordinator.auth import TokenRecord
 from coordinator.channels import CueBoard
 from coordinator.config import Config
 from coordinator.connections import ProcessCounts, total_phones
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
-from coordinator.plans import EventKind, Plan, PlannedEvent, plan_cue, plan_status
-from coordinator.protocol import Command, StatusCommand
+from coordinator.overrides import CityOverride, effective
+from coordinator.plans import EventKind, Plan, PlannedEvent, plan_cue, plan_schedule, plan_status
+from coordinator.protocol import Command, ScheduleCommand, StatusCommand
 from coordinator.rules import Actor, CityStatus, RuleError
 from coordinator.schedule import iso_utc
 
@@ -192,6 +194,11 @@ class Store(abc.ABC):
     """The interface every backend implements; see the module docstring for the promises."""
 
     def __init__(self, config: Config) -> None:
+        # The config as the file says it, the schedule edits stored over it (by city), and
+        # the effective config every part of the process reads (``config``): one value,
+        # replaced whole when an override arrives, this process's or (Redis) another's.
+        self.file_config = config
+        self.overrides: dict[str, CityOverride] = {}
         self.config = config
         self.scripts: dict[str, scripts.Script] = {}
         self._listeners: list[Listener] = []
@@ -250,6 +257,11 @@ class Store(abc.ABC):
         """The uploaded scripts, by city."""
 
     @abc.abstractmethod
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        """The schedule overrides, by city, as stored now (``coordinator calendar`` reads
+        them without taking them)."""
+
+    @abc.abstractmethod
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         """Record that a city's coordinator came online or went offline (None: no change)."""
 
@@ -285,6 +297,39 @@ class Store(abc.ABC):
     async def peaks(self) -> dict[str, int]:
         """The peak number of phones seen, by city (a city never seen with one is absent)."""
 
+    # -- tokens (records.py: only hashes are kept) ---------------------------------------------
+
+    async def open_tokens(self) -> None:
+        """Open only what the token methods need, beside a server that may be running on the
+        same store (the ``coordinator token`` commands); :meth:`close` closes it."""
+        await self.open()
+
+    @abc.abstractmethod
+    async def tokens(self) -> list[TokenRecord]:
+        """Every token in force, with when each was last used."""
+
+    @abc.abstractmethod
+    async def tokens_version(self) -> str:
+        """A value that changes whenever a token is added or revoked (not when one is used)."""
+
+    @abc.abstractmethod
+    async def save_token(self, record: TokenRecord) -> None:
+        """Add a token (its id is new)."""
+
+    @abc.abstractmethod
+    async def delete_token(self, token_id: str, now: datetime) -> bool:
+        """Revoke a token for good (its id is remembered, so an import never brings it
+        back); False when no token has that id."""
+
+    @abc.abstractmethod
+    async def import_tokens(self, records: list[TokenRecord]) -> list[TokenRecord]:
+        """Add the records whose id the store has never held (in force or revoked); returns
+        those added."""
+
+    @abc.abstractmethod
+    async def touch_tokens(self, used: Mapping[str, str]) -> None:
+        """Record when tokens were last used (id -> ISO instant); unknown ids are ignored."""
+
     # -- listening ----------------------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> None:
@@ -317,6 +362,11 @@ class Store(abc.ABC):
 
     # -- shared helpers -----------------------------------------------------------------------
 
+    def set_overrides(self, overrides: Mapping[str, CityOverride]) -> None:
+        """Take the stored schedule overrides: ``config`` becomes the file's with them."""
+        self.overrides = dict(overrides)
+        self.config = effective(self.file_config, self.overrides)
+
     def set_script(self, city: str, script: scripts.Script | None) -> None:
         """Install (or remove) a city's cue script; positions are kept by the store."""
         if script is None:
@@ -331,14 +381,24 @@ class Store(abc.ABC):
         now: datetime,
         status: CityStatus,
         cue_states: Mapping[str, CueState],
+        override: CityOverride | None = None,
     ) -> Plan:
         """Check and compute a command's effect from the current state (pure); raises
-        ``RuleError``. ``cue_states`` holds every channel's stored state, by cue key."""
-        city = self.config.city(command.city)
-        if city is None:
+        ``RuleError``. ``cue_states`` holds every channel's stored state, by cue key;
+        ``override`` the command's city's stored schedule override (read with the state)."""
+        file_city = self.file_config.city(command.city)
+        if file_city is None:
             raise RuleError("not_found", f"no city {command.city!r} in this event")
+        # The override read with the state wins over this process's copy, which may not have
+        # heard of another process's edit yet.
+        stored = dict(self.overrides)
+        if override is not None:
+            stored[command.city] = override
         if isinstance(command, StatusCommand):
+            city = stored[command.city].apply(file_city) if command.city in stored else file_city
             return plan_status(command, actor, now, status, city.start_utc)
+        if isinstance(command, ScheduleCommand):
+            return plan_schedule(command, actor, now, status, self.file_config, stored)
         return plan_cue(command, actor, CueBoard(cue_states, dict(self.scripts)), self.city_ids)
 
     @property

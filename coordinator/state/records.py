@@ -17,6 +17,13 @@ format is stated once, rather than silently being whatever the wire happens to s
 - **cue state**: ``{index, blank, frozen, shown_index, shown_blank, follows}``; ``count`` is not
   kept, it comes from the script.
 - **script upload**: ``{kind, files, version}``.
+- **token**: ``{id, role, city, hash, created, label}``: the hash of the token
+  (:func:`coordinator.auth.hash_token`), never the token; ``created`` an ISO 8601 instant in UTC
+  to the second. When it was last used is kept apart (an ISO instant, written at most about
+  once a minute), so that using a token never rewrites its record.
+- **schedule override**: a JSON object with any of ``start_utc`` (ISO 8601 UTC),
+  ``duration_minutes``, ``confirmed``, ``venue``, ``address``, ``access``, ``geo``
+  (``[lat, lon]``); a field absent is the config file's, ``null`` clears an optional one.
 
 Decoders are tolerant of what older versions wrote: a missing optional field takes its default.
 They raise ``ValueError`` (``json.JSONDecodeError`` is one), ``KeyError`` or ``TypeError`` for a
@@ -30,13 +37,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from coordinator.auth import TokenRecord
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
-from coordinator.rules import CityStatus, State
+from coordinator.overrides import ATTRIBUTES, CityOverride
+from coordinator.rules import CityStatus, Role, State
 from coordinator.schedule import iso_utc, parse_iso_utc
 from coordinator.state.base import AuditEntry, ScriptUpload, StoredEvent
 
-EVENT_KINDS = ("status", "presence", "cue")
+EVENT_KINDS = ("status", "presence", "cue", "schedule")
 
 
 def _dump(value: Any) -> str:
@@ -88,6 +97,19 @@ def decode_event(
         data=json.loads(data),
         operator_data=json.loads(staff) if staff else None,
         audience=audience is None or str(audience) == "1",
+    )
+
+
+def event_from_fields(fields: Mapping[str, str]) -> StoredEvent:
+    """An event from the fields of its stream entry (Redis) or row, by name."""
+    return decode_event(
+        seq=fields["seq"],
+        kind=fields["kind"],
+        city=fields["city"],
+        at=fields["at"],
+        data=fields["data"],
+        staff=fields.get("staff"),
+        audience=fields.get("audience"),
     )
 
 
@@ -276,3 +298,69 @@ def decode_script_upload(text: str | bytes) -> ScriptUpload:
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise TypeError("a script upload's files must map names to texts")
     return ScriptUpload(format=str(data["kind"]), files=files, version=str(data["version"]))
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def encode_token(record: TokenRecord) -> str:
+    """A token's record (its hash only); ``last_used`` is not part of it."""
+    return _dump(
+        {
+            "id": record.id,
+            "role": record.role.value,
+            "city": record.city,
+            "hash": record.hash,
+            "created": record.created,
+            "label": record.label,
+        }
+    )
+
+
+def decode_token(text: str | bytes, last_used: str | bytes | None = None) -> TokenRecord:
+    data = json.loads(text)
+    role = Role(data["role"])
+    if role is Role.PUBLIC:
+        raise ValueError("a public token cannot be stored")
+    hashed = str(data["hash"])
+    if not hashed.startswith("sha256:"):
+        raise ValueError("a token record holds a sha256: hash")
+    city = data.get("city")
+    used = last_used.decode() if isinstance(last_used, bytes) else last_used
+    return TokenRecord(
+        id=str(data["id"]),
+        role=role,
+        city=str(city) if city is not None else None,
+        hash=hashed,
+        created=str(data.get("created", "")),
+        label=str(data.get("label", "")),
+        last_used=used or None,
+    )
+
+
+# -- schedule overrides ------------------------------------------------------------------------
+
+
+def encode_override(override: CityOverride) -> str:
+    data = dict(override.values)
+    if "start_utc" in data:
+        data["start_utc"] = iso_utc(data["start_utc"])
+    if data.get("geo") is not None:
+        data["geo"] = list(data["geo"])
+    return _dump(data)
+
+
+def decode_override(text: str | bytes) -> CityOverride:
+    data = json.loads(text)
+    if not isinstance(data, dict) or not set(data) <= set(ATTRIBUTES):
+        raise TypeError(f"a schedule override holds only {', '.join(ATTRIBUTES)}")
+    if "start_utc" in data:
+        data["start_utc"] = parse_iso_utc(data["start_utc"])
+    if "duration_minutes" in data:
+        data["duration_minutes"] = int(data["duration_minutes"])
+    if "confirmed" in data:
+        data["confirmed"] = bool(data["confirmed"])
+    if data.get("geo") is not None:
+        lat, lon = data["geo"]
+        data["geo"] = (float(lat), float(lon))
+    return CityOverride(data)

@@ -29,15 +29,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError, WatchError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from coordinator.channels import LIVE, REHEARSAL, cue_key
 from coordinator.config import Config
 from coordinator.connections import ProcessCounts
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import CityOverride
 from coordinator.plans import Plan, command_key
 from coordinator.protocol import Command, CueCommand
 from coordinator.rules import Actor, CityStatus
@@ -54,10 +53,17 @@ from coordinator.state.base import (
     StoreError,
     StoreUnavailable,
 )
-from coordinator.state.redis_connect import RedisClients, explain, parse_redis_url
+from coordinator.state.redis_connect import (
+    UNAVAILABLE,
+    RedisClients,
+    explain,
+    parse_redis_url,
+    reachable,
+)
 from coordinator.state.redis_counts import CountBook
 from coordinator.state.redis_presence import PresenceBook
 from coordinator.state.redis_replication import WAIT_TIMEOUT_MS, NotReplicated, ReplicaRule
+from coordinator.state.redis_tokens import TokenKeys, TokenMethods
 
 log = logging.getLogger("coordinator.redis")
 
@@ -67,14 +73,13 @@ HEARTBEAT_S = 5.0
 PROCESS_TTL_S = 20
 READ_BLOCK_MS = 1000
 RETRY_MIN_S, RETRY_MAX_S = 0.1, 0.5  # the reader's reconnection back-off
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def default_prefix(config: Config) -> str:
     return f"coordinator:{config.event.id}:"
 
 
-class RedisStore(Store):
+class RedisStore(TokenMethods, Store):
     """Shared state for several processes or hosts. ``min_replicas``: how many replicas must
     hold a change before it is acknowledged (None: 1 while the primary has one online).
     Raises :class:`StoreError` for an unusable URL or CA file."""
@@ -112,6 +117,7 @@ class RedisStore(Store):
         self._online: dict[str, bool] = {}
         self.presence = PresenceBook(self)
         self.counts = CountBook(self)
+        self.token_keys = TokenKeys(self)
         self.available = False
 
     def key(self, name: str) -> str:
@@ -219,6 +225,8 @@ class RedisStore(Store):
             pipe.hset(self.key("status"), city, records.encode_status(status))
         for key, cue in self._cue_states.items():
             pipe.hset(self.key("cue"), key, records.encode_cue_state(cue))
+        for city, override in self.overrides.items():
+            pipe.hset(self.key("overrides"), city, records.encode_override(override))
         await pipe.execute()
 
     async def _load(self) -> None:
@@ -228,11 +236,13 @@ class RedisStore(Store):
         pipe.get(self.key("seq"))
         pipe.hgetall(self.key("status"))
         pipe.hgetall(self.key("cue"))
-        epoch, seq, statuses, cue_states = await pipe.execute()
+        pipe.hgetall(self.key("overrides"))
+        epoch, seq, statuses, cue_states, overrides = await pipe.execute()
         self.epoch = str(epoch) if epoch else self.epoch
         self._seq = int(seq or 0)
         self._statuses = {k: records.decode_status(v) for k, v in statuses.items()}
         self._cue_states = {k: records.decode_cue_state(v) for k, v in cue_states.items()}
+        self.set_overrides({k: records.decode_override(v) for k, v in overrides.items()})
         self._online = await self.presence.online_map()
         self._last_id = f"{self._seq}-0"
 
@@ -256,7 +266,7 @@ class RedisStore(Store):
             entries = await self.redis.xrange(self.key("events"), min=f"{seq + 1}-0", max="+")
         except UNAVAILABLE:
             return None
-        events = [_event_from_entry(fields) for _, fields in entries]
+        events = [records.event_from_fields(fields) for _, fields in entries]
         if not events or events[0].seq != seq + 1:
             return None  # trimmed away: the client needs a snapshot
         return [e for e in events if e.seq <= self._seq]
@@ -308,13 +318,15 @@ class RedisStore(Store):
                     raw_status = await pipe.hget(self.key("status"), command.city)
                     raw_cues = await pipe.hgetall(self.key("cue"))
                     seq = int(await pipe.get(self.key("seq")) or 0)
+                    raw_override = await pipe.hget(self.key("overrides"), command.city)
                     status = records.decode_status(raw_status) if raw_status else CityStatus()
                     cue_states = {k: records.decode_cue_state(v) for k, v in raw_cues.items()}
+                    override = records.decode_override(raw_override) if raw_override else None
                     if isinstance(command, CueCommand):
                         await self._follow_script(command.city)
                         if command.target:
                             await self._follow_script(command.target)
-                    plan = self.plan(command, actor, now, status, cue_states)  # may raise
+                    plan = self.plan(command, actor, now, status, cue_states, override)  # may raise
                     pipe.multi()
                     events = self._queue_events(pipe, plan, seq, now)
                     self._queue_state(pipe, plan, events[0].seq, actor, command.id, now)
@@ -322,6 +334,8 @@ class RedisStore(Store):
                     await pipe.execute()
                 except WatchError:
                     continue  # someone else appended first: read again and re-check the rules
+                if plan.override is not None:  # at once here; other processes follow the stream
+                    self.set_overrides({**self.overrides, plan.city: plan.override})
                 return await self._confirmed(cmd_key, events[0].seq, events)
 
     async def _confirmed(self, cmd_key: str, seq: int, events: list[StoredEvent]) -> Outcome:
@@ -378,6 +392,8 @@ class RedisStore(Store):
             pipe.hset(self.key("status"), plan.city, records.encode_status(plan.status))
         if plan.cue_key is not None and plan.cue_state is not None:
             pipe.hset(self.key("cue"), plan.cue_key, records.encode_cue_state(plan.cue_state))
+        if plan.override is not None:
+            pipe.hset(self.key("overrides"), plan.city, records.encode_override(plan.override))
         for city, index, blank in plan.cue_log:
             pipe.rpush(self.key(f"cuelog:{city}"), records.encode_cue_log(now, index, blank))
         entry = AuditEntry.of_plan(plan, seq, actor, command_id, now)
@@ -423,6 +439,22 @@ class RedisStore(Store):
         except Exception:
             log.exception("cannot load the uploaded script of %s", city)
 
+    # -- tokens: coordinator/state/redis_tokens.py (TokenMethods: the rest) ------------------
+
+    async def open_tokens(self) -> None:
+        """A client for the token commands only: no reader, no heartbeat, no presence."""
+        self._redis = self._clients.client(socket_timeout_s=WAIT_TIMEOUT_MS / 1000 + 2)
+        try:
+            await self._redis.ping()
+        except UNAVAILABLE as exc:
+            raise StoreError(
+                f"cannot reach Redis at {self.target.describe()}: {explain(exc)}"
+            ) from None
+
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        rows = await self.redis.hgetall(self.key("overrides"))
+        return {city: records.decode_override(data) for city, data in rows.items()}
+
     # -- presence: coordinator/state/redis_presence.py --------------------------------------
 
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
@@ -434,28 +466,20 @@ class RedisStore(Store):
     # -- connection counts and peaks: coordinator/state/redis_counts.py -----------------------
 
     async def publish_counts(self, counts: ProcessCounts) -> None:
-        try:
+        with reachable():
             await self.counts.publish(counts)
-        except (*UNAVAILABLE, ResponseError) as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     async def all_counts(self) -> list[ProcessCounts]:
-        try:
+        with reachable():
             return await self.counts.all()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     async def raise_peaks(self, phones: Mapping[str, int]) -> None:
-        try:
+        with reachable():
             await self.counts.raise_peaks(phones)
-        except (*UNAVAILABLE, ResponseError) as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     async def peaks(self) -> dict[str, int]:
-        try:
+        with reachable():
             return await self.counts.peaks()
-        except UNAVAILABLE as exc:
-            raise StoreUnavailable("Redis is unreachable") from exc
 
     @property
     def alive_key(self) -> str:
@@ -486,7 +510,7 @@ class RedisStore(Store):
                     await self._recovered()
                 delay_s = RETRY_MIN_S
                 for entry_id, fields in entries:
-                    await self._deliver(entry_id, _event_from_entry(fields))
+                    await self._deliver(entry_id, records.event_from_fields(fields))
                 if not entries:
                     await self._check_epoch()
             except asyncio.CancelledError:
@@ -524,6 +548,9 @@ class RedisStore(Store):
         return [entry for _, entries in answer or [] for entry in entries]
 
     async def _deliver(self, entry_id: str, event: StoredEvent) -> None:
+        if event.kind == "schedule" and event.seq > self._seq:
+            # Read before the entry counts as delivered: Redis away now, it is read again.
+            self.set_overrides(await self.stored_overrides())
         self._last_id = entry_id
         if event.seq <= self._seq:
             return
@@ -565,15 +592,3 @@ class RedisStore(Store):
             self._cue_states[key] = records.cue_state_from_record(event.operator_data["state"])
         elif event.kind == "presence":
             self._online[event.city] = bool(data["online"])
-
-
-def _event_from_entry(fields: dict[str, str]) -> StoredEvent:
-    return records.decode_event(
-        seq=fields["seq"],
-        kind=fields["kind"],
-        city=fields["city"],
-        at=fields["at"],
-        data=fields["data"],
-        staff=fields.get("staff"),
-        audience=fields.get("audience"),
-    )

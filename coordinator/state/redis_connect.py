@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,24 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import MasterNotFoundError, Sentinel
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from coordinator.state.base import StoreError
+from coordinator.state.base import StoreError, StoreUnavailable
+
+# redis-py's errors for a server it cannot reach (or that stopped answering).
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+@contextlib.contextmanager
+def reachable() -> Iterator[None]:
+    """Redis unreachable, or refusing (``READONLY``, ``OOM``): :class:`StoreUnavailable`."""
+    try:
+        yield
+    except (*UNAVAILABLE, ResponseError) as exc:
+        raise StoreUnavailable("Redis is unreachable") from exc
+
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}
 DIRECT_SCHEMES = {"redis": False, "rediss": True, "unix": False}

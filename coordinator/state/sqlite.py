@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from coordinator.auth import TokenRecord
 from coordinator.config import Config
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
+from coordinator.overrides import CityOverride
 from coordinator.plans import Plan, command_key, presence_plan
 from coordinator.protocol import Command
 from coordinator.rules import Actor, CityStatus
@@ -62,7 +64,12 @@ CREATE TABLE IF NOT EXISTS cue_log (
 CREATE INDEX IF NOT EXISTS cue_log_city ON cue_log (city, seq);
 CREATE TABLE IF NOT EXISTS scripts (city TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS peaks (city TEXT PRIMARY KEY, phones INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, data TEXT NOT NULL, last_used TEXT);
+CREATE TABLE IF NOT EXISTS revoked_tokens (id TEXT PRIMARY KEY, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS overrides (city TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
+# The token commands wait this long for a server's write to finish (they run beside it).
+TOKENS_BUSY_TIMEOUT_S = 5.0
 
 
 def database_path(data_dir: Path) -> Path:
@@ -94,7 +101,7 @@ def verify(data_dir: Path) -> None:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if "meta" not in tables or "events" not in tables:
                 raise sqlite3.DatabaseError("not a coordinator database (tables missing)")
-            _check_rows(conn)
+            _check_rows(conn, tables)
         finally:
             conn.close()
     except (sqlite3.Error, ValueError, KeyError, TypeError) as exc:
@@ -105,7 +112,7 @@ def verify(data_dir: Path) -> None:
         ) from None
 
 
-def _check_rows(conn: sqlite3.Connection) -> None:
+def _check_rows(conn: sqlite3.Connection, tables: set[str]) -> None:
     """Read every row the server will read, as it will read it: quick_check only checks the
     file's structure, and a row with broken bytes or JSON would fail later, mid-event."""
     conn.text_factory = lambda raw: raw.decode("utf-8")  # strict: broken bytes raise
@@ -115,12 +122,18 @@ def _check_rows(conn: sqlite3.Connection) -> None:
         records.decode_cue_state(data)
     for (data,) in conn.execute("SELECT data FROM scripts"):
         records.decode_script_upload(data)
+    if "overrides" in tables:  # a database from before schedule edits has none yet
+        for (data,) in conn.execute("SELECT data FROM overrides"):
+            records.decode_override(data)
     for row in conn.execute(_SELECT_EVENTS):
         _event_from_row(row)
     for at, idx, blank in conn.execute("SELECT at, idx, blank FROM cue_log"):
         records.cue_log_entry(at, idx, blank)
     for row in conn.execute("SELECT * FROM audit"):
         records.audit_from_columns(row)
+    if "tokens" in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}:
+        for data, last_used in conn.execute("SELECT data, last_used FROM tokens"):
+            records.decode_token(data, last_used)
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
@@ -162,20 +175,34 @@ class SqliteStore(Store):
         verify(self.data_dir)
         try:
             self.epoch = await self._run(self._open_sync)
+            self.set_overrides(await self._run(self._overrides_sync))
         except (sqlite3.Error, StoreUnavailable) as exc:
             raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
 
-    def _open_sync(self) -> str:
+    async def open_tokens(self) -> None:
+        """The database for the token commands, beside a running server: no epoch, no
+        presence written. SQLite's WAL lets this second connection write while the server
+        holds the data dir's lock (which only keeps a second *server* away)."""
+        try:
+            await self._run(self._connect_sync, TOKENS_BUSY_TIMEOUT_S)
+        except (sqlite3.Error, StoreUnavailable) as exc:
+            raise StoreError(f"{self.path}: cannot open the database ({exc})") from None
+
+    def _connect_sync(self, timeout_s: float) -> sqlite3.Connection:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # A writer in another process holds the lock: wait a moment, not the default 5 s, on
-        # the one database thread every snapshot and command shares.
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=timeout_s)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
         _add_missing_columns(conn)
         self._conn = conn
+        return conn
+
+    def _open_sync(self) -> str:
+        # A writer in another process holds the lock: wait a moment, not the default 5 s, on
+        # the one database thread every snapshot and command shares.
+        conn = self._connect_sync(BUSY_TIMEOUT_S)
         row = conn.execute("SELECT value FROM meta WHERE key='epoch'").fetchone()
         if row is not None:
             self._mark_all_offline_sync()
@@ -281,6 +308,8 @@ class SqliteStore(Store):
     async def apply(self, command: Command, actor: Actor, now: datetime) -> Outcome:
         async with self._lock:
             outcome = await self._run(self._apply_sync, command, actor, now)
+            if any(event.kind == "schedule" for event in outcome.events):
+                self.set_overrides(await self._run(self._overrides_sync))
             for event in outcome.events:
                 await self._publish(event)
             return outcome
@@ -296,7 +325,8 @@ class SqliteStore(Store):
                 "SELECT data FROM city_status WHERE city = ?", (command.city,)
             ).fetchone()
             status = records.decode_status(status_row[0]) if status_row else CityStatus()
-            plan = self.plan(command, actor, now, status, self._cue_states_sync())
+            override = self._overrides_sync().get(command.city)
+            plan = self.plan(command, actor, now, status, self._cue_states_sync(), override)
             events = self._append_sync(conn, plan, now)
             self._write_plan_sync(conn, plan, events[0].seq, actor, command.id, now)
             conn.execute("INSERT INTO commands VALUES (?, ?)", (key, events[0].seq))
@@ -343,6 +373,11 @@ class SqliteStore(Store):
             conn.execute(
                 "INSERT OR REPLACE INTO cue_state VALUES (?, ?)",
                 (plan.cue_key, records.encode_cue_state(plan.cue_state)),
+            )
+        if plan.override is not None:
+            conn.execute(
+                "INSERT OR REPLACE INTO overrides VALUES (?, ?)",
+                (plan.city, records.encode_override(plan.override)),
             )
         for offset, (city, index, blank) in enumerate(plan.cue_log):
             conn.execute(
@@ -392,6 +427,14 @@ class SqliteStore(Store):
         assert self._conn is not None
         return {city: int(n) for city, n in self._conn.execute("SELECT city, phones FROM peaks")}
 
+    async def stored_overrides(self) -> dict[str, CityOverride]:
+        return await self._run(self._overrides_sync)
+
+    def _overrides_sync(self) -> dict[str, CityOverride]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT city, data FROM overrides")
+        return {city: records.decode_override(data) for city, data in rows}
+
     async def set_presence(self, city: str, online: bool, now: datetime) -> StoredEvent | None:
         async with self._lock:
             if self._online.get(city, False) == online:
@@ -404,6 +447,78 @@ class SqliteStore(Store):
     def _presence_sync(self, city: str, online: bool, now: datetime) -> StoredEvent:
         with self._transaction() as conn:
             return self._append_sync(conn, presence_plan(city, online), now)[0]
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    async def tokens(self) -> list[TokenRecord]:
+        return await self._run(self._tokens_sync)
+
+    def _tokens_sync(self) -> list[TokenRecord]:
+        assert self._conn is not None
+        rows = self._conn.execute("SELECT data, last_used FROM tokens ORDER BY rowid")
+        return [records.decode_token(data, last_used) for data, last_used in rows]
+
+    async def tokens_version(self) -> str:
+        return await self._run(self._tokens_version_sync)
+
+    def _tokens_version_sync(self) -> str:
+        assert self._conn is not None
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'tokens_version'").fetchone()
+        return str(row[0]) if row else "0"
+
+    def _bump_tokens_sync(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO meta VALUES ('tokens_version', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+        )
+
+    async def save_token(self, record: TokenRecord) -> None:
+        await self._run(self._import_sync, [record])
+
+    async def import_tokens(self, found: list[TokenRecord]) -> list[TokenRecord]:
+        return await self._run(self._import_sync, found)
+
+    def _import_sync(self, found: list[TokenRecord]) -> list[TokenRecord]:
+        added = []
+        with self._transaction() as conn:
+            for record in found:
+                seen = conn.execute(
+                    "SELECT 1 FROM tokens WHERE id = ? UNION SELECT 1 FROM revoked_tokens "
+                    "WHERE id = ?",
+                    (record.id, record.id),
+                ).fetchone()
+                if seen is None:
+                    conn.execute(
+                        "INSERT INTO tokens VALUES (?, ?, NULL)",
+                        (record.id, records.encode_token(record)),
+                    )
+                    added.append(record)
+            if added:
+                self._bump_tokens_sync(conn)
+        return added
+
+    async def delete_token(self, token_id: str, now: datetime) -> bool:
+        return await self._run(self._delete_token_sync, token_id, now)
+
+    def _delete_token_sync(self, token_id: str, now: datetime) -> bool:
+        with self._transaction() as conn:
+            gone = conn.execute("DELETE FROM tokens WHERE id = ?", (token_id,)).rowcount > 0
+            if gone:
+                conn.execute(
+                    "INSERT OR REPLACE INTO revoked_tokens VALUES (?, ?)", (token_id, iso_utc(now))
+                )
+                self._bump_tokens_sync(conn)
+        return gone
+
+    async def touch_tokens(self, used: Mapping[str, str]) -> None:
+        await self._run(self._touch_sync, dict(used))
+
+    def _touch_sync(self, used: dict[str, str]) -> None:
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE tokens SET last_used = ? WHERE id = ?",
+                [(at, token_id) for token_id, at in used.items()],
+            )
 
 
 def _event_from_row(row: tuple[Any, ...]) -> StoredEvent:

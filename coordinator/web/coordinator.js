@@ -193,6 +193,8 @@ const session = new Session({
         Object.assign(city, fields);
       } else if (msg.kind === "presence") {
         city.online = msg.online;
+      } else if (msg.kind === "schedule" && msg.schedule) {
+        Object.assign(city, msg.schedule); // an admin moved the reading: its new time at once
       }
       if (msg.city === cityId) render();
     },

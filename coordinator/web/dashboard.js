@@ -33,6 +33,7 @@ const model = {
   liveSince: new Map(), // id -> ms: when we saw the reading go live
 };
 const cards = new Map(); // id -> {li, ...element references}
+let live = null; // the LiveClient, once started
 let lang = "en";
 let t = translator();
 let locale = "en";
@@ -589,6 +590,18 @@ function onEvent(msg) {
     renderGlance(clock.now());
   } else if (msg.kind === "presence") {
     c.online = msg.online;
+  } else if (msg.kind === "schedule" && msg.schedule) {
+    // An admin edited the schedule: the city's new times, length and venue, drawn at once.
+    Object.assign(c, msg.schedule);
+    if (msg.schedule_version) {
+      model.scheduleVersion = msg.schedule_version;
+      if (live) live.scheduleVersion = msg.schedule_version; // a reconnect needs no new snapshot
+    }
+    resetTimes();
+    updateCard(msg.city);
+    orderCards();
+    buildTimeline();
+    renderGlance(clock.now());
   } else if (msg.kind === "cue" && msg.channel !== "rehearsal") {
     model.cues[msg.city] = { index: msg.index, count: msg.count, blank: msg.blank, follows: msg.follows || null };
     updateCard(msg.city);
@@ -646,10 +659,11 @@ async function main() {
   }
   if (!inline) fetchSchedule();
   const onService = (degraded) => { model.degraded = degraded; renderConnection(); };
-  new LiveClient({
+  live = new LiveClient({
     onSnapshot, onEvent, onConnection, onService, heartbeatMs: 10000,
     scheduleVersion: model.scheduleVersion,
-  }).connect();
+  });
+  live.connect();
   setInterval(() => renderMoments($("moments"), model.moments, clock.now(), lang, t), 100);
 }
 

@@ -3,6 +3,7 @@ reading goes, no single tap that ends or cancels a reading, the note shown, edit
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Tokens
-from tests.support.harness import ServerProcess
+from tests.support.harness import ServerProcess, http_request
 from tests.support.messages import status
 
 pytestmark = pytest.mark.browser
@@ -148,3 +149,20 @@ def test_a_red_message_about_a_lost_connection_is_cleared_once_back_in_sync(
     else:  # the queued press is answered: the message says so, not the old error
         expect(page.locator("#message")).not_to_have_class(re.compile(r"\berror\b"))
     page.console_errors.clear()  # the refused connections while the server was down
+
+
+def test_a_schedule_edit_shows_the_new_start_at_once(
+    server: ServerProcess, page: Any, tokens: Tokens
+) -> None:
+    """An admin moves Paris to 15:30 (PATCH /api/cities/paris): the signed-in console shows
+    the new start without a reload."""
+    sign_in(page, server, tokens.paris)
+    expect(page.locator("#city-start")).to_contain_text("14:00")
+    status_code, _, body = http_request(
+        "PATCH",
+        server.url + "/api/cities/paris",
+        headers={"Authorization": f"Bearer {tokens.admin}", "Content-Type": "application/json"},
+        body=json.dumps({"start_local": "2025-09-20T15:30"}).encode(),
+    )
+    assert status_code == 200, body
+    expect(page.locator("#city-start")).to_contain_text("15:30", timeout=1000)

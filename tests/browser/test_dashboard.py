@@ -23,7 +23,7 @@ from coordinator import config as config_mod
 from coordinator import pages, views
 from tests.conftest import Tokens
 from tests.support.day import trust_the_device_clock
-from tests.support.harness import ROOT, ServerProcess, WsClient
+from tests.support.harness import ROOT, ServerProcess, WsClient, http_request
 
 try:
     from playwright.sync_api import expect
@@ -329,6 +329,48 @@ def test_a_status_change_through_the_protocol_shows_on_the_card_within_a_second(
     operator.send({"type": "cue", "id": "o-1", "city": "paris", "action": "next"})
     expect(paris.locator(".cues")).to_have_text(f"Surtitles: cue 1 of {count}", timeout=1000)
     screenshot(page, f"live-{viewport}", tmp_path)
+
+
+def test_a_schedule_edit_moves_the_open_dashboards_card_without_a_reload(
+    server_factory: Callable[..., ServerProcess],
+    redated_config: Path,
+    open_page: Callable[..., Watched],
+    tokens: Tokens,
+) -> None:
+    """An admin moves Berlin to 15:30 (PATCH /api/cities/berlin): the open page shows the new
+    start in the city's time and the viewer's, the countdown and the venue, still the same
+    page (no reload), within a second."""
+    server = server_factory(config=redated_config)
+    page = open_page().page
+    trust_the_device_clock(page)
+    page.clock.set_fixed_time(FROZEN)
+    page.goto(server.url + "/")
+    wait_live(page)
+    page.evaluate("window.sameDocument = true")
+    berlin = card(page, "berlin")
+    assert berlin.locator(".start-local").inner_text() == "14:00 CET"
+
+    body = {"start_local": "2026-10-31T15:30", "confirmed": True, "venue": {"name": "Lyrik-Haus"}}
+    status, _, reply = http_request(
+        "PATCH",
+        server.url + "/api/cities/berlin",
+        headers={"Authorization": f"Bearer {tokens.admin}", "Content-Type": "application/json"},
+        body=json.dumps(body).encode(),
+    )
+    assert status == 200, reply
+
+    expect(berlin.locator(".start-local")).to_have_text("15:30 CET", timeout=1000)
+    assert berlin.locator(".start-viewer").inner_text() == "07:30 PDT"
+    assert berlin.locator(".countdown").inner_text() == "Starts in 04:30:00"
+    assert berlin.locator(".venue").inner_text() == "Lyrik-Haus"
+    assert not berlin.locator("p.tbc").is_visible()
+    assert page.evaluate("window.sameDocument") is True
+    # The next visitor gets the same from the server-rendered page.
+    fresh = open_page().page
+    trust_the_device_clock(fresh)
+    fresh.clock.set_fixed_time(FROZEN)
+    fresh.goto(server.url + "/")
+    expect(card(fresh, "berlin").locator(".start-local")).to_have_text("15:30 CET")
 
 
 # -- French and English ---------------------------------------------------------------------

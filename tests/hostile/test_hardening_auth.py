@@ -5,16 +5,13 @@ control viewer connected throughout, and ends by checking the state and the audi
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import unicodedata
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tests.conftest import Tokens
 from tests.hostile.tools import RawWs, assert_intact, audit_log, city_of, control_viewer
-from tests.support.harness import ROOT, ServerProcess, WsClient, http_request
+from tests.support.harness import ServerProcess, WsClient, http_request
 from tests.support.messages import status
 
 Open = Callable[..., WsClient]
@@ -180,6 +177,9 @@ def test_each_role_is_refused_what_it_may_not_do(
             (tokens.paris_operator, "GET", "/api/cues/berlin/script", {403, 404}),
             (tokens.paris, "PUT", "/api/cues/paris/script", {403}),
             (tokens.paris_operator, "PUT", "/api/cues/paris/script", {403}),
+            (tokens.paris, "PATCH", "/api/cities/paris", {403}),
+            (tokens.paris_operator, "PATCH", "/api/cities/paris", {403}),
+            ("", "PATCH", "/api/cities/paris", {401}),
             ("", "GET", "/api/log", {401}),
             ("not-a-token", "GET", "/api/log", {401}),
         ]:
@@ -192,20 +192,17 @@ def test_each_role_is_refused_what_it_may_not_do(
 
 
 def test_a_revoked_token_stops_at_once_on_open_connections_and_new_ones(
-    server: ServerProcess, ws_client: Open, tokens: Tokens, secrets_path: Path
+    server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
     with control_viewer(server) as viewer:
         coordinator = ws_client(server.ws_url)
         coordinator.hello(tokens.paris)
         coordinator.send(status("r-0", "paris", "preparing"))
         assert _reply(coordinator)["type"] == "ack"
-        result = subprocess.run(
-            [sys.executable, "-m", "coordinator", "token", "revoke",
-             tokens.records["paris"].id, "--secrets", str(secrets_path)],
-            capture_output=True, text=True, cwd=ROOT, check=False, timeout=30,
-        )  # fmt: skip
+        result = server.token_cli("revoke", tokens.records["paris"].id)
         assert result.returncode == 0, result.stderr
-        # The open connection: the very next command is refused.
+        # The open connection is told within a second, and its next command is refused.
+        assert _reply(coordinator)["message"] == "this token has been revoked"
         coordinator.send(status("r-1", "paris", "live"))
         assert _reply(coordinator)["code"] == "unauthorized"
         # A new connection with the revoked token is a public viewer.

@@ -42,6 +42,7 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/cities/{city}/calendar.ics"): ("GET", "/cities/atlantis/calendar.ics", None, None),
     ("GET", "/api/state"): ("POST", "/api/state", None, None),
     ("POST", "/api/cities/{city}/status"): ("POST", "/api/cities/paris/status", None, {}),
+    ("PATCH", "/api/cities/{city}"): ("PATCH", "/api/cities/paris", ADMIN, {"venue": 1}),
     ("GET", "/api/log"): ("GET", "/api/log", OPERATOR, None),
     ("GET", "/api/log.csv"): ("GET", "/api/log.csv", None, None),
     ("GET", "/api/cues/{city}/log.csv"): ("GET", "/api/cues/atlantis/log.csv", None, None),
@@ -60,6 +61,9 @@ PROBES: dict[tuple[str, str], tuple[str, str, str | None, Any]] = {
     ("GET", "/api/report"): ("GET", "/api/report", None, None),
     ("GET", "/api/report.csv"): ("GET", "/api/report.csv", OPERATOR, None),
     ("GET", "/report"): ("POST", "/report", None, None),
+    ("GET", "/api/tokens"): ("GET", "/api/tokens", OPERATOR, None),
+    ("POST", "/api/tokens"): ("POST", "/api/tokens", ADMIN, {"role": "operator", "city": "x"}),
+    ("DELETE", "/api/tokens/{token_id}"): ("DELETE", "/api/tokens/t-none", ADMIN, None),
     ("GET", "/static"): ("GET", "/static/no-such-file.js", None, None),
 }
 
@@ -140,6 +144,9 @@ def test_the_status_follows_the_code(client: tuple[TestClient, dict[str, str]]) 
         ("GET", "/api/log"): (403, "forbidden"),
         ("GET", "/api/cities?tz=Mars/Olympus"): (400, "invalid"),
         ("DELETE", "/coordinator"): (405, "method_not_allowed"),
+        ("GET", "/api/tokens"): (403, "forbidden"),
+        ("POST", "/api/tokens"): (400, "invalid"),
+        ("DELETE", "/api/tokens/t-none"): (404, "not_found"),
     }
     for key, probe in PROBES.items():
         response = send(test_client, probe, tokens)
@@ -148,6 +155,7 @@ def test_the_status_follows_the_code(client: tuple[TestClient, dict[str, str]]) 
             assert (response.status_code, body["code"]) == expected[probe[:2]], key
     body = send(test_client, PROBES[("GET", "/api/cities")], tokens).json()
     assert body["field"] == "tz"
+    assert send(test_client, PROBES[("POST", "/api/tokens")], tokens).json()["field"] == "city"
 
 
 def test_an_upload_lists_every_problem(client: tuple[TestClient, dict[str, str]]) -> None:
@@ -196,6 +204,9 @@ def valid_requests() -> dict[tuple[str, str], tuple[str, str, str | None, Any]]:
         ("PUT", "/api/cues/paris/script"): (
             "PUT", "/api/cues/paris/script", ADMIN, "n,en,fr\n1,Hello,Bonjour\n",
         ),
+        ("GET", "/api/tokens"): ("GET", "/api/tokens", ADMIN, None),
+        ("POST", "/api/tokens"): ("POST", "/api/tokens", ADMIN, {"role": "admin"}),
+        ("DELETE", "/api/tokens/t-0"): ("DELETE", "/api/tokens/t-0", ADMIN, None),
     }  # fmt: skip
 
 

@@ -366,28 +366,21 @@ def test_presence_follows_the_coordinators_connection(
 
 
 def test_a_revoked_token_stops_working_on_a_running_server(
-    backend_server: ServerProcess, ws_client: Open, tokens: Tokens, secrets_path: Path
+    backend_server: ServerProcess, ws_client: Open, tokens: Tokens
 ) -> None:
     coordinator = ws_client(backend_server.ws_url)
     coordinator.hello(tokens.paris)
     coordinator.recv()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "coordinator",
-            "token",
-            "revoke",
-            tokens.records["paris"].id,
-            "--secrets",
-            str(secrets_path),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
+    result = backend_server.token_cli("revoke", tokens.records["paris"].id)
     assert result.returncode == 0, result.stderr
+    # The server tells the open connection by itself (within a second: it follows the store).
+    told = coordinator.recv_until(lambda m: m["type"] == "error", timeout_s=3)
+    assert told == {
+        "type": "error",
+        "id": None,
+        "code": "unauthorized",
+        "message": "this token has been revoked",
+    }
     coordinator.send(status("r-1", "paris", "live"))
     assert coordinator.recv_until(lambda m: m["type"] == "error")["code"] == "unauthorized"
     code, _ = backend_server.post_json(
@@ -397,11 +390,11 @@ def test_a_revoked_token_stops_working_on_a_running_server(
 
 
 def test_token_cli_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path) -> None:
-    secrets = tmp_path / "s.yaml"
+    data_dir = tmp_path / "data"
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "coordinator", "token", *args, "--secrets", str(secrets)],
+            [sys.executable, "-m", "coordinator", "token", *args, "--data-dir", str(data_dir)],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -413,15 +406,17 @@ def test_token_cli_prints_the_token_once_and_stores_only_its_hash(tmp_path: Path
     token = added.stdout.strip().splitlines()[-1]
     assert len(token) >= 40
     assert " " not in token
-    stored = secrets.read_text()
-    assert token not in stored
-    assert "sha256:" in stored
-    assert oct(secrets.stat().st_mode & 0o777) == "0o600"
+    stored = b"".join(p.read_bytes() for p in data_dir.iterdir() if p.is_file())
+    assert token.encode() not in stored
+    assert b"sha256:" in stored
     listed = run("list")
     assert "coordinator" in listed.stdout
     assert "paris" in listed.stdout
+    assert "Keauna's phone" in listed.stdout
     assert token not in listed.stdout
     assert run("add", "--role", "operator").returncode == 1  # needs --city
+    unknown = run("add", "--role", "operator", "--city", "atlantis")
+    assert unknown.returncode == 1 and "atlantis" in unknown.stderr
 
 
 def test_a_damaged_database_stops_the_start_with_a_clear_message(

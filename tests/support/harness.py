@@ -113,6 +113,25 @@ class ServerProcess:
             *self.extra_args,
         ]
 
+    def store_args(self) -> list[str]:
+        """The options that name this server's store (and config), for ``coordinator token``."""
+        args = ["--config", str(self.config_path), "--data-dir", str(self.data_dir)]
+        for option in ("--redis-url", "--redis-prefix"):
+            if option in self.extra_args:
+                args += [option, self.extra_args[self.extra_args.index(option) + 1]]
+        return args
+
+    def token_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``coordinator token ARGS`` against this server's store (beside it)."""
+        return subprocess.run(
+            [sys.executable, "-m", "coordinator", "token", *args, *self.store_args()],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            timeout=60,
+        )
+
     def start(self, timeout_s: float = 15.0) -> ServerProcess:
         log = self.log_path.open("ab")
         # A session of its own, so that kill() reaches every process it starts (--workers).

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 
 from coordinator import config as config_mod
 from coordinator.app import load_scripts
+from coordinator.auth import TokenRecord
 from coordinator.limits import Limits
 from coordinator.realtime.connection import Connection
 from coordinator.realtime.hub import Hub, audience_key, route
@@ -187,6 +188,19 @@ def test_connections_are_counted_as_they_joined_until_they_leave(tmp_path: Path)
         for conn in list(hub.connections):
             await hub.left(conn)
             await hub.left(conn)  # twice: counted down once
+        assert hub.process_counts().counts == {}
+
+    with_hub(tmp_path, body)
+
+
+def test_a_revoked_staff_connection_is_counted_as_a_viewer_from_then_on(tmp_path: Path) -> None:
+    async def body(hub: Hub) -> None:
+        await connect(hub, None, Actor(Role.OPERATOR, "paris", "t-op"))
+        operator = next(iter(hub.connections))
+        operator.record = TokenRecord("t-op", Role.OPERATOR, "paris", "sha256:x", "")
+        await hub.revoke(frozenset({"t-op"}))
+        assert hub.process_counts().counts == {("others", ""): 1}
+        await hub.left(operator)
         assert hub.process_counts().counts == {}
 
     with_hub(tmp_path, body)

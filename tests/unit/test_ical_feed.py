@@ -368,28 +368,33 @@ def test_every_reading_at_its_instant(
         assert event.end == utc(start) + timedelta(minutes=60), city_id
 
 
-def test_times_are_written_in_each_citys_own_zone() -> None:
+def test_times_are_written_in_utc_and_each_citys_wall_time_in_the_description() -> None:
+    """No TZID: a client never looks a zone up in its own (perhaps older) tz database."""
     body = ical_feed.build_feed(redated(), {}, base_url=BASE)
     content = unfolded(body)
-    for city_id, tz_name in ZONES.items():
-        assert f"DTSTART;TZID={tz_name}:20261031T140000" in content, city_id
-        assert f"DTEND;TZID={tz_name}:20261031T150000" in content, city_id
+    events = parse_icalendar(body)
+    for city_id, start in REDATED_STARTS.items():
+        instant = utc(start)
+        assert f"DTSTART:{instant:%Y%m%dT%H%M%S}Z" in content, city_id
+        assert f"DTEND:{instant + timedelta(minutes=60):%Y%m%dT%H%M%S}Z" in content, city_id
+        local = schedule.view(instant, ZONES[city_id])
+        when = f"2026-10-31 14:00–15:00 {local.abbreviation} ({ZONES[city_id]})"
+        assert f"When: {when}, {instant:%H:%M}–" in events[uid(city_id)].description
+        assert f"Quand : {when}, {instant:%H:%M}–" in events[uid(city_id)].description
+    assert not any("TZID" in line for line in content)
     cal = Calendar.from_ical(body)
-    assert cal.get_used_tzids() == set(ZONES.values())
-    assert cal.get_missing_tzids() == set()
+    assert cal.get_used_tzids() == set()
+    assert not cal.walk("VTIMEZONE")
     assert "X-WR-TIMEZONE" not in cal
 
 
 @pytest.mark.node
-def test_icaljs_reads_the_feeds_own_vtimezones_only() -> None:
-    """Without the VTIMEZONEs ical.js has nothing to go on: the parse script must notice."""
+def test_icaljs_reads_absolute_instants_without_any_vtimezone() -> None:
+    """ical.js knows a TZID only through the feed's VTIMEZONEs; in UTC it needs none."""
     body = ical_feed.build_feed(shipped(), {}, base_url=BASE)
     raw = icaljs_raw(body)
-    assert sorted(raw["timezones"]) == sorted(ZONES.values())
-    stripped = re.sub(rb"BEGIN:VTIMEZONE\r\n.*?END:VTIMEZONE\r\n", b"", body, flags=re.DOTALL)
-    assert b"VTIMEZONE" not in stripped
-    # Each run is a fresh process, so nothing registered earlier leaks in.
-    assert all(event["floating"] for event in icaljs_raw(stripped)["events"])
+    assert raw["timezones"] == []
+    assert not any(event["floating"] for event in raw["events"])
 
 
 # -- VTIMEZONE ---------------------------------------------------------------------------------
@@ -424,9 +429,8 @@ def test_vtimezone_shape(make: Any) -> None:
 
 def test_europe_and_north_america_rules() -> None:
     """The rules as the tz data has them: last Sunday in Europe, second/first in America."""
-    body = ical_feed.build_feed(shipped(), {}, base_url=BASE)
-    text = "\n".join(unfolded(body))
-    paris = feed_timezones(body)["Europe/Paris"].to_ical().decode().replace("\r\n", "\n")
+    paris = ical_feed.vtimezone("Europe/Paris", 2025, 2025).to_ical().decode()
+    paris = paris.replace("\r\n", "\n")
     assert (
         "BEGIN:DAYLIGHT\nDTSTART:19700329T020000\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3" in paris
     )
@@ -434,22 +438,20 @@ def test_europe_and_north_america_rules() -> None:
         paris
     )
     assert "TZOFFSETFROM:+0100\nTZOFFSETTO:+0200" in paris
-    new_york = feed_timezones(body)["America/New_York"].to_ical().decode()
+    new_york = ical_feed.vtimezone("America/New_York", 2025, 2025).to_ical().decode()
     assert "DTSTART:19700308T020000\r\nRRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3" in new_york
     assert "DTSTART:19701101T020000\r\nRRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11" in new_york
-    assert "TZID:Asia/Kolkata" in text
+    assert "TZID:Asia/Kolkata" in ical_feed.vtimezone("Asia/Kolkata", 2025, 2025).to_ical().decode()
 
 
 @pytest.mark.parametrize(
     ("make", "year"), [(shipped, 2025), (redated, 2026)], ids=["2025-09-20", "2026-10-31"]
 )
-def test_feed_vtimezones_match_the_tz_data_every_hour_of_the_feeds_year(
-    make: Any, year: int
-) -> None:
-    timezones = feed_timezones(ical_feed.build_feed(make(), {}, base_url=BASE))
-    assert set(timezones) == set(ZONES.values())
-    for vtz in timezones.values():
-        check_hour_by_hour(vtz, year, year)
+def test_vtimezones_match_the_tz_data_every_hour_of_the_feeds_year(make: Any, year: int) -> None:
+    cfg: Config = make()
+    assert cfg.event.date.year == year
+    for tz_name in sorted({c.timezone for c in cfg.cities}):
+        check_hour_by_hour(ical_feed.vtimezone(tz_name, year, year), year, year)
 
 
 @pytest.mark.parametrize("tz_name", sorted(ZONES.values()))
@@ -511,8 +513,8 @@ cities:
     body = ical_feed.build_feed(cfg, {}, base_url=BASE)
     content = unfolded(body)
     assert "DTSTART:20260301T140000Z" in content  # Casablanca is on +00 during Ramadan
-    assert "DTSTART;TZID=Europe/Paris:20260301T140000" in content
-    assert set(feed_timezones(body)) == {"Europe/Paris"}
+    assert "DTSTART:20260301T130000Z" in content  # every reading is in UTC
+    assert feed_timezones(body) == {}
     assert Calendar.from_ical(body).get_missing_tzids() == set()
     events = parse(body)
     assert events[uid("casablanca", "casa-2026")].start == utc("2026-03-01T14:00:00Z")
@@ -583,7 +585,7 @@ def test_a_delay_moves_the_reading_and_bumps_sequence(parse: Any) -> None:
     berlin = events[uid("berlin")]
     assert (berlin.start, berlin.sequence) == (utc("2025-09-20T12:00:00Z"), 0)
     content = unfolded(body)
-    assert "DTSTART;TZID=Europe/Paris:20250920T143000" in content
+    assert "DTSTART:20250920T123000Z" in content
     assert "LAST-MODIFIED:20250920T114007Z" in content
     assert "DTSTAMP:20250920T114007Z" in content
 
@@ -702,6 +704,7 @@ def test_event_properties() -> None:
         [
             "Reading, at last — Lyons",
             "About the reading.",
+            "When: 2026-06-20 18:30–20:00 CEST (Europe/Paris), 16:30–18:00 UTC.",
             "Venue: Place des Terreaux",
             "Address: 1, place des Terreaux; Lyon",
             "Access: Métro A, Hôtel de Ville",
@@ -710,6 +713,7 @@ def test_event_properties() -> None:
             "",
             "Lecture, enfin — Lyon",
             "À propos de la lecture.",
+            "Quand : 2026-06-20 18:30–20:00 CEST (Europe/Paris), 16:30–18:00 UTC.",
             "Lieu : Place des Terreaux",
             "Adresse : 1, place des Terreaux; Lyon",
             "Accès : Métro A, Hôtel de Ville",
@@ -759,7 +763,7 @@ def test_one_city_feed() -> None:
     body = ical_feed.build_feed(shipped(), {}, base_url=BASE, city_ids=["chennai"])
     events = parse_ha(body)
     assert list(events) == [uid("chennai")]
-    assert set(feed_timezones(body)) == {"Asia/Kolkata"}
+    assert feed_timezones(body) == {}
     bern = ical_feed.build_feed(config.parse(ONE_CITY), {}, base_url=BASE, city_ids=["bern"])
     assert r"NAME:Reading\, at last (Bern)" in unfolded(bern)
     with pytest.raises(ValueError, match="atlantis"):

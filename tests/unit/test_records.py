@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from coordinator import views
+from coordinator.auth import new_token
 from coordinator.cue_log import CueLogEntry
 from coordinator.cue_state import CueState
-from coordinator.rules import CityStatus, State
+from coordinator.rules import CityStatus, Role, State
 from coordinator.state import records
 from coordinator.state.base import AuditEntry, ScriptUpload, StoredEvent
 
@@ -55,6 +57,20 @@ def test_every_record_reads_back_as_written() -> None:
     assert records.audit_from_columns(records.audit_columns(AUDIT)) == AUDIT
     assert records.decode_script_upload(records.encode_script_upload(UPLOAD)) == UPLOAD
     assert records.decode_cue_log(records.encode_cue_log(T0, 7, True)) == CueLogEntry(T0, 7, True)
+
+
+def test_a_token_reads_back_with_its_last_use_and_never_holds_the_token() -> None:
+    token, record = new_token(Role.OPERATOR, "paris", "Surtitles, Paris")
+    text = records.encode_token(record)
+    assert token not in text and set(json.loads(text)) == {
+        "id", "role", "city", "hash", "created", "label",
+    }  # fmt: skip
+    assert records.decode_token(text) == record
+    used = "2025-09-20T12:00:00Z"
+    assert records.decode_token(text, used.encode()) == replace(record, last_used=used)
+    for broken in ({"role": "public"}, {"hash": token}):
+        with pytest.raises(ValueError, match=r"public|sha256"):
+            records.decode_token(json.dumps({**json.loads(text), **broken}))
 
 
 def test_an_event_reads_back_with_its_operator_part_and_audience_flag() -> None:
