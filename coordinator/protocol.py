@@ -165,10 +165,19 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
     return parse_client_object(raw)
 
 
+def echoable_id(value: Any) -> str | None:
+    """The id an answer may repeat: a text id, or None. A lone surrogate is valid JSON
+    (``"\\ud800"``) but no UTF-8 text, so an answer repeating it could not be sent at all;
+    control characters are refused in ids as in notes."""
+    if not isinstance(value, str) or len(value) > MAX_ID_CHARS or _FORBIDDEN_CHARS_RE.search(value):
+        return None
+    return value
+
+
 def parse_client_object(raw: dict[str, Any]) -> ClientMessage:
     """Validate an already decoded message object (also used for HTTP command bodies)."""
     msg_type = raw.get("type")
-    command_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    command_id = echoable_id(raw.get("id"))
     reader = _Fields(raw, str(msg_type), command_id)
     if msg_type == "hello":
         reader.only("type", "token", "since", "epoch", "channels")
@@ -299,6 +308,8 @@ class _Fields:
         value = self.text("id", max_chars=MAX_ID_CHARS)
         if not value.strip():
             raise self.error("id", "must not be empty")
+        if _FORBIDDEN_CHARS_RE.search(value):
+            raise self.error("id", "contains a control character or an unpaired surrogate")
         return str(value)
 
     def city(self) -> str:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +153,35 @@ def _check_state(before: dict[str, Any], after: dict[str, Any]) -> None:
         assert 0 <= cue["index"] <= cue["count"], (city, cue)
         if city != "paris":
             assert cue == before["cues"][city], city
+
+
+# Found by the fuzzing above: an id holding a lone surrogate (valid JSON, `"\ud800"`, but no
+# UTF-8 text) was echoed in the answer, which then could not be sent: the frame went
+# unanswered. Each of these must get its one answer, and the connection go on.
+UNENCODABLE_IDS = [
+    '{"type": "status", "id": "b\\ud800", "city": "chennai", "state": "live"}',
+    '{"type": "status", "id": "a\\udfff", "city": "paris", "state": "live", "note": {}}',
+    '{"type": "cue", "id": "\\ud800", "city": "paris", "action": "next"}',
+    '{"type": "status", "id": "c\\u0007", "city": "paris", "state": "preparing"}',
+]
+
+
+@pytest.mark.parametrize("payload", UNENCODABLE_IDS)
+def test_an_id_that_is_no_text_gets_its_answer_and_the_connection_goes_on(
+    server_factory: Start, tokens: Tokens, payload: str
+) -> None:
+    server = server_factory()
+    client = WsClient(server.ws_url)
+    try:
+        assert client.hello(tokens.paris)["type"] == "welcome"
+        client.recv_until(lambda m: m["type"] == "snapshot")
+        client.conn.send(payload)
+        reply = _answer(client)
+        assert reply["type"] == "error" and reply["code"] == "invalid", reply
+        assert reply["id"] is None  # not text: not echoed
+        assert reply["message"].startswith(("status.id", "cue.id")), reply
+        client.conn.send('{"type": "ping"}')
+        assert _answer(client)["type"] == "pong"
+        assert city_of(server.get_json("/api/state"), "paris")["state"] == "scheduled"
+    finally:
+        client.close()
