@@ -23,7 +23,7 @@ const TOKEN_KEY = "admin-token"; // shared with /report
 const CONNECTIONS_EVERY_MS = 5000;
 
 let lang = pickLanguage(STAFF_LANGUAGES);
-let t = await translatorFor(lang);
+let t = await translatorFor(lang, true);
 let names = new Map(); // city id -> its name by language
 let connections = null; // the last answer of /api/connections
 let polling = null;
@@ -189,7 +189,7 @@ $("download-report").addEventListener("click", () => download("/api/report.csv",
 // -- language ------------------------------------------------------------------------------
 
 async function setLanguage(next) {
-  t = await translatorFor(next);
+  t = await translatorFor(next, true);
   lang = next;
   document.documentElement.lang = lang;
   translateStatic(document, t);

@@ -26,7 +26,7 @@ let noteEdited = false; // the note box holds the coordinator's own words, not t
 let asking = null; // the final state the open dialog asks about
 const cities = new Map();
 let lang = pickLanguage(STAFF_LANGUAGES);
-let t = await translatorFor(lang);
+let t = await translatorFor(lang, true);
 let times = new Times(localeFor(lang));
 const NOT_STARTED = new Set(["scheduled", "preparing", "delayed"]);
 
@@ -230,7 +230,7 @@ $("confirm-yes").addEventListener("click", () => {
 $("confirm").addEventListener("close", () => { asking = null; });
 /** Every text in ``next``: the page's own, the buttons, the dialog's if open. */
 async function setLanguage(next) {
-  t = await translatorFor(next);
+  t = await translatorFor(next, true);
   lang = next;
   times = new Times(localeFor(lang), [...cities.values()]);
   document.documentElement.lang = lang;

@@ -1,13 +1,15 @@
 // Every page's words: one dictionary file per language in i18n/ (en.js, fr.js, de.js, fi.js,
-// ta.js), {name} placeholders, and data-i18n attributes for the texts written in the HTML.
+// ta.js) for the public pages, and one per staff language (staff-en.js, staff-fr.js) for the
+// consoles; {name} placeholders, and data-i18n attributes for the texts written in the HTML.
 //
 // The public pages (dashboard, phones, projector) speak the five languages of the event's
 // cities; the staff consoles (keys co_, op_, staff_, and ad_ for the organiser's page) English
-// and French. A test fails when a dictionary lacks a key its pages need, or a placeholder
-// differs from English.
+// and French. A test fails when a dictionary lacks a key its pages need, a placeholder differs
+// from English, or a public page uses a console's key (it never loads those).
 //
-// A page loads its own language's dictionary only, on demand (a test keeps every dictionary
-// complete, so there is no fallback to load: the dashboard stays under 100 KB in any language).
+// A page loads its own language's dictionary only, on demand, and a console the staff one too
+// (a test keeps every dictionary complete, so there is no fallback to load): the dashboard
+// stays under 100 KB in any language, and a phone never downloads the consoles' texts.
 
 export const PUBLIC_LANGUAGES = ["en", "fr", "de", "fi", "ta"];
 export const STAFF_LANGUAGES = ["en", "fr"];
@@ -18,11 +20,19 @@ export const LANGUAGE_NAMES = { en: "English", fr: "Français", de: "Deutsch", f
 const STORE_KEY = "dashboard-lang"; // as saved by earlier versions of the dashboard
 const loaded = new Map();
 
-/** The dictionary of ``lang`` (English for a language without one). */
-export async function dictionary(lang) {
+function load(name) {
+  if (!loaded.has(name)) loaded.set(name, import(`/static/i18n/${name}.js`).then((m) => m.default));
+  return loaded.get(name);
+}
+
+/** The dictionary of ``lang`` (English for a language without one); with ``staff``, the
+ * consoles' texts too (a console's page: English or French). */
+export async function dictionary(lang, staff = false) {
   const known = PUBLIC_LANGUAGES.includes(lang) ? lang : "en";
-  if (!loaded.has(known)) loaded.set(known, import(`/static/i18n/${known}.js`).then((m) => m.default));
-  return loaded.get(known);
+  if (!staff) return load(known);
+  const consoles = STAFF_LANGUAGES.includes(known) ? known : "en";
+  const [common, own] = await Promise.all([load(known), load(`staff-${consoles}`)]);
+  return { ...common, ...own };
 }
 
 /** The language to show among ``allowed``: ?lang= in the address, then the visitor's last
@@ -51,9 +61,9 @@ export function translator(dict = {}) {
   };
 }
 
-/** The translator of ``lang``, once its dictionary is loaded. */
-export async function translatorFor(lang) {
-  return translator(await dictionary(lang));
+/** The translator of ``lang``, once its dictionary (with ``staff``, a console's) is loaded. */
+export async function translatorFor(lang, staff = false) {
+  return translator(await dictionary(lang, staff));
 }
 
 /** Translate the texts written in the HTML: data-i18n (text), data-i18n-label (aria-label)

@@ -29,7 +29,7 @@ const MOVES = new Set(["next", "prev", "goto", "blank", "unblank"]);
 
 const state = new ConsoleState(CITY, rehearsalInAddress() ? "rehearsal" : "live");
 let lang = pickLanguage(STAFF_LANGUAGES);
-state.t = await translatorFor(lang);
+state.t = await translatorFor(lang, true);
 const t = (key, vars) => state.t(key, vars);
 
 // -- small helpers -------------------------------------------------------------------------
@@ -439,7 +439,7 @@ document.addEventListener("keyup", onKeyUp);
 
 /** Every text in ``next``: the page's own, and all that the state draws. */
 async function setLanguage(next) {
-  state.t = await translatorFor(next);
+  state.t = await translatorFor(next, true);
   lang = next;
   document.documentElement.lang = lang;
   translateStatic(document, t);

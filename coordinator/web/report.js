@@ -17,7 +17,7 @@ const HM = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
 const HMS = { ...HM, second: "2-digit" };
 
 let lang = pickLanguage(STAFF_LANGUAGES);
-let t = await translatorFor(lang);
+let t = await translatorFor(lang, true);
 let times = new Times(localeFor(lang));
 let report = null; // the last GET /api/report body
 let reloading = null; // a reload waiting for a burst of status events to end
@@ -165,7 +165,7 @@ $("download").addEventListener("click", () => download());
 $("print").addEventListener("click", () => window.print());
 
 async function setLanguage(next) {
-  t = await translatorFor(next);
+  t = await translatorFor(next, true);
   lang = next;
   times = new Times(localeFor(lang));
   document.documentElement.lang = lang;

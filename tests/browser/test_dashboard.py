@@ -555,7 +555,7 @@ def test_without_javascript_the_schedule_is_served(
     assert [c["id"] for c in state["cities"]] == CITY_IDS
 
 
-@pytest.mark.parametrize("lang", ["en", "fr", "ta"])  # French: the largest dictionary
+@pytest.mark.parametrize("lang", ["en", "fr", "ta"])  # Tamil: the largest dictionary
 def test_the_page_weighs_under_100_kb_and_loads_nothing_from_another_site(
     server: ServerProcess, open_page: Callable[..., Watched], lang: str
 ) -> None:

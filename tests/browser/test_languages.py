@@ -167,9 +167,12 @@ def test_german_browsers_get_english_consoles_and_the_switch_changes_them(
 
 def test_dictionaries_load_in_the_browser(server: ServerProcess, page: Any) -> None:
     page.goto(server.url + "/")
-    for lang in PUBLIC:
-        loaded = page.evaluate(f"import('/static/i18n/{lang}.js').then((m) => m.default)")
-        assert loaded == words(lang), lang
+    from tests.unit.test_dictionaries import dictionary_file
+
+    files = [*PUBLIC, "staff-en", "staff-fr"]
+    for name in files:
+        loaded = page.evaluate(f"import('/static/i18n/{name}.js').then((m) => m.default)")
+        assert loaded == dictionary_file(name), name
     assert json.loads(json.dumps(words("ta")))  # plain text, no markup
     assert (ROOT / "coordinator" / "web" / "i18n" / "ta.js").exists()
 

@@ -1,9 +1,10 @@
 """The pages' dictionaries (coordinator/web/i18n/*.js): every language has every key its pages
 need, with the same placeholders as English, and every key the pages use exists.
 
-The public pages (dashboard, phones, projector) are in five languages; the staff consoles
-(keys ``co_``, ``op_``, ``staff_``, and ``ad_`` for the organiser's page) in English and French
-(coordinator/web/i18n.js)."""
+The public pages (dashboard, phones, projector) are in five languages (``LANG.js``); the staff
+consoles (keys ``co_``, ``op_``, ``staff_``, and ``ad_`` for the organiser's page) in English and
+French, in their own files (``staff-LANG.js``), which only the consoles load
+(coordinator/web/i18n.js): a public page must use none of their keys."""
 
 from __future__ import annotations
 
@@ -30,20 +31,63 @@ KEY_LITERAL = re.compile(
 
 
 @cache
-def dictionary(lang: str) -> dict[str, str]:
-    """The file read line by line, strictly: a line that is neither an entry, a comment nor
-    the object's braces fails the test (the browser would fail on it too)."""
+def dictionary_file(name: str) -> dict[str, str]:
+    """``i18n/NAME.js`` read line by line, strictly: a line that is neither an entry, a
+    comment nor the object's braces fails the test (the browser would fail on it too)."""
     entries: dict[str, str] = {}
-    lines = (WEB / "i18n" / f"{lang}.js").read_text(encoding="utf-8").splitlines()
+    lines = (WEB / "i18n" / f"{name}.js").read_text(encoding="utf-8").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("//") or line in ("export default {", "};"):
             continue
         match = ENTRY.match(line)
-        assert match, f'i18n/{lang}.js:{number}: not a `  key: "text",` line: {line!r}'
+        assert match, f'i18n/{name}.js:{number}: not a `  key: "text",` line: {line!r}'
         key, text = match.groups()
-        assert key not in entries, f"i18n/{lang}.js:{number}: {key} twice"
+        assert key not in entries, f"i18n/{name}.js:{number}: {key} twice"
         entries[key] = json.loads(text)
     return entries
+
+
+@cache
+def dictionary(lang: str) -> dict[str, str]:
+    """Every text of ``lang``: the public file, and for a staff language the consoles' file
+    (as i18n.js merges them for a console)."""
+    if lang not in STAFF:
+        return dictionary_file(lang)
+    return {**dictionary_file(lang), **dictionary_file(f"staff-{lang}")}
+
+
+@pytest.mark.parametrize("lang", PUBLIC)
+def test_each_file_holds_only_its_own_kind_of_keys(lang: str) -> None:
+    """The public files hold no console text (a phone would download it for nothing), the
+    staff files nothing but."""
+    assert not [k for k in dictionary_file(lang) if STAFF_KEY.match(k)], f"i18n/{lang}.js"
+    if lang in STAFF:
+        staff = dictionary_file(f"staff-{lang}")
+        assert staff and all(STAFF_KEY.match(k) for k in staff), f"i18n/staff-{lang}.js"
+
+
+def module_imports(name: str) -> set[str]:
+    """The page modules ``name`` imports, itself included, transitively."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        text = (WEB / module).read_text(encoding="utf-8")
+        todo += re.findall(r'from "/static/([a-z0-9-]+\.js)"', text)
+    return seen
+
+
+@pytest.mark.parametrize("page", ["index.html", "follow.html", "display.html"])
+def test_a_public_page_uses_no_console_text(page: str) -> None:
+    html = (WEB / page).read_text(encoding="utf-8")
+    keys = re.findall(r'data-i18n(?:-label|-placeholder)?="([^"]+)"', html)
+    for entry in re.findall(r'<script type="module" src="/static/([a-z0-9-]+\.js)"', html):
+        for module in module_imports(entry):
+            keys += KEY_LITERAL.findall((WEB / module).read_text(encoding="utf-8"))
+    assert not [k for k in keys if STAFF_KEY.match(k)], page
 
 
 def public_keys() -> set[str]:
