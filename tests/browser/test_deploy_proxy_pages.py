@@ -9,8 +9,11 @@ name that is not the server's own address, as behind a real proxy.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -137,7 +140,9 @@ def proxy(
                 time.sleep(0.1)
         yield port, cert
     finally:
-        proc.kill()
+        # The whole group: nginx's worker outlives a killed master, holding the port.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         log.close()
 
