@@ -195,22 +195,38 @@ class GuardedHttp(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
             self.transport.close()
 
     def _hand_over(self, protocol: Any) -> None:
-        """The websocket protocol now owns the transport: release the count when it ends."""
+        """The websocket protocol now owns the transport: release the count when it ends.
+
+        What it keeps holds the guard and the address, not this protocol: uvicorn drops it
+        after the upgrade, and its parser, buffers and request would otherwise live as long as
+        the websocket (about 4 KB a viewer)."""
         if self._guard is None or getattr(protocol, "_tcp_counted", False):
             return
         protocol._tcp_counted = True
-        ended = protocol.connection_lost
-
-        def connection_lost(exc: Exception | None) -> None:
-            self._release()
-            ended(exc)
-
-        protocol.connection_lost = connection_lost
+        protocol.connection_lost = ReleaseWhenLost(self._guard, self._address, protocol)
+        self._guard = None  # the websocket's count now
 
     def _release(self) -> None:
         if self._guard is not None:
             self._guard.release(self._address)
             self._guard = None
+
+
+class ReleaseWhenLost:
+    """A websocket protocol's ``connection_lost``, which also gives its count back (once, like
+    ``GuardedHttp._release``)."""
+
+    __slots__ = ("address", "ended", "guard")
+
+    def __init__(self, guard: TcpGuard, address: str, protocol: Any) -> None:
+        self.guard: TcpGuard | None = guard
+        self.address, self.ended = address, protocol.connection_lost
+
+    def __call__(self, exc: Exception | None) -> None:
+        if self.guard is not None:
+            self.guard.release(self.address)
+            self.guard = None
+        self.ended(exc)
 
 
 def log_accept_errors(loop: asyncio.AbstractEventLoop) -> None:

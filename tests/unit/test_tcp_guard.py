@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -41,6 +42,13 @@ async def eof_within(reader: asyncio.StreamReader, timeout_s: float) -> bool:
     return True
 
 
+def http_protocols_alive() -> int:
+    """HTTP protocol objects still reachable: after an upgrade the websocket owns the
+    transport, and the HTTP protocol (its parser, buffers and request) must be garbage."""
+    gc.collect()
+    return sum(isinstance(o, GuardedHttp) for o in gc.get_objects())
+
+
 async def scenario() -> dict[str, Any]:
     guard = TcpGuard(per_address=3, total=100, header_timeout_s=1.5)
 
@@ -61,6 +69,7 @@ async def scenario() -> dict[str, Any]:
             await ws.send("x")
             found["echo"] = await ws.recv()
             found["open_with_websocket"] = guard.open_total
+            found["http_protocols_alive"] = http_protocols_alive()
         await asyncio.sleep(0.1)
         found["open_after_websocket"] = guard.open_total
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -86,6 +95,7 @@ def test_the_guard_counts_times_and_refuses_through_uvicorns_protocol() -> None:
     found = run_async(scenario())
     assert found["echo"] == "x"
     assert found["open_with_websocket"] == 1 and found["open_after_websocket"] == 0
+    assert found["http_protocols_alive"] == 0  # ~4 KB a viewer when it was kept
     assert found["answered"] and found["keep_alive_head_closed"]
     assert found["fourth_refused"] and found["third_kept"] and found["silent_closed"]
     assert found["open_at_end"] == 0
