@@ -204,9 +204,14 @@ def direct_protocol(ws: WebSocket) -> WebSocketsSansIOProtocol | None:
 def forget_handshake(proto: WebSocketsSansIOProtocol) -> bool:
     """Let go of the upgrade request and the 101 response (their headers and all, about 3 KB)
     that uvicorn's protocol keeps for the connection's life but reads only until the
-    handshake is complete. True when they were there to drop."""
+    handshake is complete. True when they were there to drop.
+
+    websockets' request parser (a generator that goes on parsing frames) keeps the request as
+    a local variable too, so its headers are emptied as well: the app reads the ASGI scope's
+    copy of them."""
     if not proto.handshake_complete or not hasattr(proto, "request"):
         return False
+    proto.request.headers.clear()
     del proto.request, proto.response
     return True
 

@@ -147,10 +147,14 @@ def test_a_broadcast_frame_is_what_uvicorn_sends_and_stops_when_the_socket_close
         await ws.accept()
         proto = direct_protocol(ws)
         report["had_handshake"] = hasattr(proto, "request") and hasattr(proto, "response")
+        request = proto.request  # websockets' parser keeps it too, for the connection's life
+        report["request_headers"] = len(request.headers)
         conn = Connection(ws, Limits())
         conn.accepted()  # finds the protocol, forgets the handshake
         report["direct"] = type(conn.direct).__name__
         report["kept_handshake"] = hasattr(proto, "request") or hasattr(proto, "response")
+        report["request_headers_kept"] = len(request.headers)
+        report["scope_headers"] = len(ws.headers)  # the ASGI scope's copy stays for the app
         text = json.dumps({"type": "event", "note": "é" * 200})
         conn.push(text)  # the ASGI path: Starlette, uvicorn, websockets' framing
         report["sent_direct"] = broadcast([conn], text, text_frame(text.encode()))
@@ -177,6 +181,8 @@ def test_a_broadcast_frame_is_what_uvicorn_sends_and_stops_when_the_socket_close
     via_asgi, via_broadcast = run(scenario())
     assert report["direct"] == "WebSocketsSansIOProtocol"
     assert report["had_handshake"] and not report["kept_handshake"]  # and still works:
+    assert report["request_headers"] >= 5 and report["request_headers_kept"] == 0
+    assert report["scope_headers"] == report["request_headers"]
     assert report["sent_direct"] == 1
     assert via_broadcast == via_asgi
     assert report["after_close"] == 0  # closing: not OPEN, and the outbox is not used either
