@@ -146,6 +146,7 @@ def test_a_broadcast_frame_is_what_uvicorn_sends_and_stops_when_the_socket_close
     async def endpoint(ws: WebSocket) -> None:
         await ws.accept()
         proto = direct_protocol(ws)
+        assert proto is not None
         report["had_handshake"] = hasattr(proto, "request") and hasattr(proto, "response")
         request = proto.request  # websockets' parser keeps it too, for the connection's life
         report["request_headers"] = len(request.headers)
