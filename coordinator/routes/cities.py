@@ -16,18 +16,15 @@ from coordinator import views
 from coordinator.context import context
 from coordinator.overrides import OverrideError, parse_patch
 from coordinator.protocol import ScheduleCommand
-from coordinator.routes.common import json_object, path_city, read_body, require_token
+from coordinator.routes.common import json_object, path_city, read_body, require_admin
 from coordinator.routes.errors import ApiError
-from coordinator.rules import Role
 
 
 async def patch_city(request: Request) -> Response:
     """Any of ``start_local``, ``duration_minutes``, ``confirmed``, ``venue``: 200 with the
     city as ``/api/cities`` shows it now; 400 naming the field, 403 for another role, 404
     for a city not in the event."""
-    record = require_token(request)
-    if record.role is not Role.ADMIN:
-        raise ApiError("forbidden", "only an admin may change the schedule")
+    record = require_admin(request, "changing the schedule")
     ctx = context(request)
     city_id = path_city(request)
     raw = json_object(await read_body(request))

@@ -14,10 +14,9 @@ from starlette.responses import JSONResponse, Response
 from coordinator import protocol, scripts
 from coordinator.auth import TokenRecord
 from coordinator.context import context
-from coordinator.routes.common import path_city, read_body, require_token
+from coordinator.routes.common import path_city, read_body, require_admin, require_token
 from coordinator.routes.cues import city_script
 from coordinator.routes.errors import ApiError
-from coordinator.rules import Role
 from coordinator.state.base import ScriptUpload
 
 MAX_SCRIPT_BYTES = 2 * 1024 * 1024
@@ -92,10 +91,7 @@ async def put_script(request: Request) -> Response:
 
 def _admin(request: Request) -> tuple[str, TokenRecord]:
     city_id = path_city(request)
-    record = require_token(request)
-    if record.role is not Role.ADMIN:
-        raise ApiError("forbidden", "only an admin uploads scripts")
-    return city_id, record
+    return city_id, require_admin(request, "uploading a script")
 
 
 async def _read(request: Request, city_id: str) -> tuple[ScriptUpload, scripts.Script]:
