@@ -5,6 +5,7 @@
 //
 // One CSV, TSV, YAML or Excel file holds every language and is sent as is; SRT and WebVTT come
 // one file per language, the language in the name (my-hour.fr.srt), sent together as JSON.
+import { fillCityMenu } from "/static/admin-cities.js";
 import { el } from "/static/client.js";
 
 const $ = (id) => document.getElementById(id);
@@ -37,14 +38,7 @@ export class ScriptsSection {
   }
 
   setCities(cities) {
-    const pick = $("script-city");
-    const chosen = pick.value;
-    pick.replaceChildren(...cities.map((city) => {
-      const option = el("option", "", this.page.cityName(city.id));
-      option.value = city.id;
-      return option;
-    }));
-    if (chosen) pick.value = chosen;
+    fillCityMenu($("script-city"), cities, (id) => this.page.cityName(id));
     if (this.checked) this.render();
   }
 

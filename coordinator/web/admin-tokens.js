@@ -4,6 +4,7 @@
 // A new token is shown once, inside its invite link, and never stored by this page: not in
 // storage, not in the list (which the server answers without tokens); "Done" and signing out
 // forget it.
+import { fillCityMenu } from "/static/admin-cities.js";
 import { el } from "/static/client.js";
 
 const $ = (id) => document.getElementById(id);
@@ -27,14 +28,7 @@ export class TokensSection {
 
   /** The cities of the event, in the role's city menu. */
   setCities(cities) {
-    const pick = $("new-city");
-    const chosen = pick.value;
-    pick.replaceChildren(...cities.map((city) => {
-      const option = el("option", "", this.page.cityName(city.id));
-      option.value = city.id;
-      return option;
-    }));
-    if (chosen) pick.value = chosen;
+    fillCityMenu($("new-city"), cities, (id) => this.page.cityName(id));
     this.roleChanged();
   }
 
