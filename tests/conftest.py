@@ -120,6 +120,19 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture
+def redis_pair(
+    server_factory: Callable[..., ServerProcess], redis_prefix: str, tmp_path: Path
+) -> tuple[ServerProcess, ServerProcess]:
+    """Two real servers of one deployment: one Redis (this test's own prefix), each process
+    with a data directory of its own."""
+    options = ("--redis-url", REDIS_URL, "--redis-prefix", redis_prefix)
+    return (
+        server_factory(*options, data_dir=tmp_path / "one"),
+        server_factory(*options, data_dir=tmp_path / "two"),
+    )
+
+
 @pytest.fixture(params=["sqlite", "redis"])
 def backend_server(
     request: pytest.FixtureRequest, server_factory: Callable[..., ServerProcess]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, Tokens
+from tests.conftest import Tokens
 from tests.support.harness import ServerProcess, WsClient
 
 Open = Callable[..., WsClient]
@@ -174,14 +174,9 @@ def test_the_report_tells_what_happened(
 
 @pytest.mark.redis
 def test_connections_and_peaks_are_summed_over_every_process(
-    server_factory: Start, redis_prefix: str, tmp_path: Path, ws_client: Open, tokens: Tokens
+    redis_pair: tuple[ServerProcess, ServerProcess], ws_client: Open, tokens: Tokens
 ) -> None:
-    one, two = (
-        server_factory(
-            "--redis-url", REDIS_URL, "--redis-prefix", redis_prefix, data_dir=tmp_path / name
-        )
-        for name in ("one", "two")
-    )
+    one, two = redis_pair
     on_one = phones(one, ws_client, 2)
     phones(two, ws_client, 2)
     assert ws_client(two.ws_url).hello(tokens.paris)["type"] == "welcome"

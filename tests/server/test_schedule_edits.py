@@ -13,7 +13,7 @@ from typing import Any
 import icalendar
 import pytest
 
-from tests.conftest import REDIS_URL, Tokens
+from tests.conftest import Tokens
 from tests.support.harness import ServerProcess, WsClient, http_request
 
 Start = Callable[..., ServerProcess]
@@ -189,11 +189,9 @@ def test_every_problem_is_named_and_who_may_edit(server: ServerProcess, tokens: 
 
 @pytest.mark.redis
 def test_an_edit_on_one_process_reaches_another_within_a_second(
-    server_factory: Start, tokens: Tokens, redis_prefix: str, ws_client: Open, tmp_path: Any
+    redis_pair: tuple[ServerProcess, ServerProcess], tokens: Tokens, ws_client: Open
 ) -> None:
-    options = ("--redis-url", REDIS_URL, "--redis-prefix", redis_prefix)
-    first = server_factory(*options, data_dir=tmp_path / "a")
-    second = server_factory(*options, data_dir=tmp_path / "b")
+    first, second = redis_pair
     viewer = ws_client(second.ws_url)
     viewer.hello()
     viewer.recv_until(lambda m: m["type"] == "snapshot")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, Tokens
+from tests.conftest import Tokens
 from tests.support.harness import RedisServer, ServerProcess, WsClient, http_request
 from tests.support.messages import cue
 
@@ -210,14 +210,9 @@ def test_the_secrets_file_is_imported_once_and_a_revoked_token_stays_revoked(
 
 @pytest.mark.redis
 def test_over_redis_a_token_made_on_one_process_works_on_another_and_dies_on_both(
-    server_factory: Start, ws_client: Open, tokens: Tokens, redis_prefix: str, tmp_path: Path
+    redis_pair: tuple[ServerProcess, ServerProcess], ws_client: Open, tokens: Tokens
 ) -> None:
-    one, two = (
-        server_factory(
-            "--redis-url", REDIS_URL, "--redis-prefix", redis_prefix, data_dir=tmp_path / name
-        )
-        for name in ("one", "two")
-    )
+    one, two = redis_pair
     made = create(one, tokens.admin, role="operator", city="paris")
     operator = signed_in(ws_client, two, made["token"], "operator")  # at once
     go(one, tokens.admin, "before")
