@@ -28,6 +28,7 @@ DESCRIPTIONS: dict[str, str] = {
     "header_timeout_s": "seconds a TCP connection has to send a whole request head; then closed",
     "max_tcp_per_address": "open TCP connections from one address; beyond, new ones are closed",
     "max_body_bytes": "the largest request body of an HTTP command; a bigger one gets 413",
+    "body_timeout_s": "seconds an HTTP request has to send its whole body; then 408",
 }
 
 
@@ -49,6 +50,7 @@ class Limits:
     header_timeout_s: float = 10.0
     max_tcp_per_address: int = 1000
     max_body_bytes: int = 16 * 1024
+    body_timeout_s: float = 30.0
 
     def with_overrides(self, pairs: list[str]) -> Limits:
         """Apply ``NAME=VALUE`` strings; raises ValueError naming a bad name or value."""

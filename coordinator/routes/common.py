@@ -3,6 +3,7 @@ file and cached answers. Each raises :class:`~coordinator.routes.errors.ApiError
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,20 +45,31 @@ def path_city(request: Request) -> str:
 async def read_body(request: Request, max_bytes: int | None = None) -> bytes:
     """The request body, read as it arrives and refused (``too_large``, 413) as soon as it
     passes ``max_bytes`` (default: the ``max_body_bytes`` limit), before it is all in memory:
-    a 200 MB body sent with a valid token used to be read whole first."""
+    a 200 MB body sent with a valid token used to be read whole first. A body still not
+    whole after the ``body_timeout_s`` limit is refused (``timeout``, 408): one that trickled
+    in, or never ended, held its connection and handler for as long as the client liked."""
+    limits = context(request).settings.limits
     if max_bytes is None:
-        max_bytes = context(request).settings.limits.max_body_bytes
+        max_bytes = limits.max_body_bytes
     too_large = ApiError("too_large", f"the request body is over {max_bytes} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            "timeout",
+            f"the request body did not arrive within {limits.body_timeout_s:g} s "
+            "(the body_timeout_s limit)",
+        ) from None
     return b"".join(chunks)
 
 

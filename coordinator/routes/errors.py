@@ -29,6 +29,7 @@ STATUS_OF_CODE = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "timeout": 408,
     "too_large": 413,
     "rate_limited": 429,
     "internal": 500,
@@ -70,9 +71,9 @@ async def api_error(request: Request, exc: Exception) -> Response:
     response = error_response(
         exc.code, exc.message, exc.command_id, field=exc.field, problems=exc.problems
     )
-    if exc.code == "too_large":
-        # The rest of the body is still on its way: end the connection after the answer
-        # instead of reading it as the next request.
+    if exc.code in ("too_large", "timeout"):
+        # The rest of the body is still on its way (or never comes): end the connection after
+        # the answer instead of reading it as the next request.
         response.headers["Connection"] = "close"
     return response
 

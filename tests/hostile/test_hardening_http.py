@@ -142,6 +142,35 @@ def test_oversized_bodies_are_refused_413_before_they_are_read(
         assert_intact(server, viewer, tokens.admin, expected_audit=[])
 
 
+def test_a_body_that_trickles_in_is_answered_408_at_body_timeout_s(
+    server_factory: Start, tokens: Tokens
+) -> None:
+    """A valid token and a body that never ends (a few bytes, then silence): the handler must
+    not wait for it for ever, holding the connection and its request."""
+    server = server_factory("--limit", "body_timeout_s=1")
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        sock.sendall(
+            f"POST /api/cities/paris/status HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {tokens.paris}\r\nContent-Type: application/json\r\n"
+            f'Content-Length: 200\r\n\r\n{{"state":'.encode()
+        )
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(65536):  # until the server closes the connection
+            answer += chunk
+        waited = time.monotonic() - started
+    finally:
+        sock.close()
+    status, body = _status_and_json(answer)
+    assert status == 408, answer
+    assert body["type"] == "error" and body["code"] == "timeout", body
+    assert "body_timeout_s" in str(body["message"]), body
+    assert 0.8 < waited < 5, waited
+    paris = next(c for c in server.get_json("/api/state")["cities"] if c["id"] == "paris")
+    assert paris["state"] == "scheduled" and paris["updated_at"] is None  # nothing applied
+
+
 # -- 26. security headers on every answer -------------------------------------------------------
 
 
