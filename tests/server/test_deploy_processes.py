@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import REDIS_URL
-from tests.support.harness import RedisServer, ServerProcess, free_port, http_request
+from tests.support.harness import RedisServer, ServerProcess, WsClient, free_port, http_request
 
 Start = Callable[..., ServerProcess]
 
@@ -148,3 +148,22 @@ def test_log_format_json_writes_one_object_per_line(server_factory: Start) -> No
     http = [e for e in entries if e["message"].startswith("event=http")]
     assert any("path=/api/cities" in e["message"] for e in http)
     assert "secret-in-a-url" not in server.log()
+
+
+def test_a_websocket_makes_one_line_when_it_opens_and_one_when_it_closes(
+    server: ServerProcess, ws_client: Callable[..., WsClient]
+) -> None:
+    """docs/deploy.md: one line per websocket connection. uvicorn and websockets each added
+    their own ("[accepted]", "connection open") for every viewer: 20,000 lines for 10,000
+    phones joining, and a tenth of the server's CPU while they join."""
+    before = server.log().count("\n")
+    viewer = ws_client(server.ws_url)
+    viewer.hello()
+    viewer.recv()
+    viewer.close()
+    deadline = time.monotonic() + 5
+    while "event=ws_close" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = server.log().splitlines()[before:]
+    events = [line.partition(" event=")[2].split(" ")[0] or line for line in lines]
+    assert events == ["ws_open", "ws_close"]
