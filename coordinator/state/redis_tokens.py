@@ -11,7 +11,7 @@ read again as soon as Redis answers, and the token commands need no subscriber t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,9 @@ class TokenKeys:
         return str(await self._call(self.store.redis.get(self._key("tokens_version"))) or "0")
 
     async def add(self, found: list[TokenRecord]) -> list[TokenRecord]:
-        """Add the records whose id was never held; returns those added."""
+        """Add the records whose id was never held, and wait until enough replicas hold them
+        (an invite handed out for a token a failover then loses would sign nobody in);
+        returns those added."""
         redis = self.store.redis
         added = []
         for record in found:
@@ -60,29 +62,29 @@ class TokenKeys:
             created, _ = await self._call(pipe.execute())
             if created:
                 added.append(record)
+        if added:
+            last = added[-1].id
+            await self._confirm(lambda p: p.hexists(self._key("tokens"), last))
         return added
 
     async def delete(self, token_id: str, now: datetime) -> bool:
         """Revoke, and wait until enough replicas hold the revocation (a failover must not
         bring a revoked token back)."""
-        from coordinator.state.redis import PROCESS_TTL_S
-
-        store = self.store
-        pipe = store.redis.pipeline(transaction=True)
+        pipe = self.store.redis.pipeline(transaction=True)
         pipe.hdel(self._key("tokens"), token_id)
         pipe.hdel(self._key("tokens_used"), token_id)
         pipe.hset(self._key("tokens_revoked"), token_id, iso_utc(now))
         pipe.incr(self._key("tokens_version"))
         gone, *_ = await self._call(pipe.execute())
-        await self._call(
-            store.replicas.confirm(
-                store.redis,
-                store.alive_key,
-                PROCESS_TTL_S,
-                lambda p: p.hexists(self._key("tokens_revoked"), token_id),
-            )
-        )
+        await self._confirm(lambda p: p.hexists(self._key("tokens_revoked"), token_id))
         return bool(gone)
+
+    async def _confirm(self, check: Callable[[Any], object]) -> None:
+        """The replica rule of every change (``--redis-min-replicas``) for what ``check`` reads."""
+        from coordinator.state.redis import PROCESS_TTL_S
+
+        store = self.store
+        await self._call(store.replicas.confirm(store.redis, store.alive_key, PROCESS_TTL_S, check))
 
     async def touch(self, used: Mapping[str, str]) -> None:
         known = set(await self._call(self.store.redis.hkeys(self._key("tokens"))))

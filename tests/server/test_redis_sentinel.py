@@ -126,6 +126,36 @@ def test_with_min_replicas_no_ack_without_the_replica_and_the_retry_applies_once
         primary.kill()
 
 
+def test_a_new_token_is_answered_only_once_a_replica_holds_it(
+    server_factory: Start, tmp_path: Path, tokens: Tokens
+) -> None:
+    """An invite handed out for a token that a failover then loses would not sign anyone in:
+    a token is created, as it is revoked, under the replica rule of every change."""
+    primary = RedisNode(tmp_path / "primary")
+    primary.start()
+    replica = RedisNode(tmp_path / "replica", replica_of=primary.port)
+    admin = {"Authorization": f"Bearer {tokens.admin}", "Content-Type": "application/json"}
+    body = b'{"role": "coordinator", "city": "paris", "label": "Paris, second"}'
+    try:
+        replica.start()
+        server = server_factory(
+            "--redis-url", f"redis://127.0.0.1:{primary.port}/0", "--redis-prefix", "t:",
+            "--redis-min-replicas", "1",
+        )  # fmt: skip
+        assert until_acked(server, tokens.paris, "t1", "preparing")
+        replica.kill()
+        code, _, answer = http_request("POST", server.url + "/api/tokens", admin, body)
+        assert code == 503 and b'"unavailable"' in answer and b'"token"' not in answer, answer
+        replica.start()
+        deadline = time.monotonic() + 30
+        while (code := http_request("POST", server.url + "/api/tokens", admin, body)[0]) != 201:
+            assert code == 503 and time.monotonic() < deadline, code
+            time.sleep(0.2)
+    finally:
+        replica.kill()
+        primary.kill()
+
+
 def test_by_default_an_ack_waits_for_an_online_replica(
     server_factory: Start, tmp_path: Path, tokens: Tokens
 ) -> None:
