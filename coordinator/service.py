@@ -69,6 +69,14 @@ class CommandService:
             return None
         return self.tokens.lookup(token)
 
+    async def authenticate_fresh(self, token: str | None) -> TokenRecord | None:
+        """:meth:`authenticate`, and for a token not known here a look at the store (shared by
+        every miss meanwhile): a token made a moment ago on another process signs in at once,
+        on the websocket and over HTTP alike."""
+        if not token:
+            return None
+        return await self.tokens.lookup_fresh(token)
+
     def take_rate(self, record: TokenRecord) -> bool:
         """Spend one unit of the token's shared rate; False when it is used up."""
         bucket = self._buckets.get(record.id)

@@ -160,7 +160,7 @@ class Sessions:
         """Authenticate, welcome, catch the client up, then switch it to live events."""
         conn.topics = hello.topics
         if hello.token:
-            record = await self.commands.tokens.lookup_fresh(hello.token)
+            record = await self.commands.authenticate_fresh(hello.token)
             if record is None:
                 # The connection stays open as a public viewer (docs/protocol.md).
                 conn.send(

@@ -20,7 +20,7 @@ AUDIT_FIELDS = [
 
 
 async def api_log(request: Request) -> Response:
-    require_admin(request, "the audit log")
+    await require_admin(request, "the audit log")
     entries = await context(request).store.audit(request.query_params.get("city"))
     rows = [e.as_dict() for e in entries]
     if request.url.path.endswith(".csv"):

@@ -24,7 +24,7 @@ async def patch_city(request: Request) -> Response:
     """Any of ``start_local``, ``duration_minutes``, ``confirmed``, ``venue``: 200 with the
     city as ``/api/cities`` shows it now; 400 naming the field, 403 for another role, 404
     for a city not in the event."""
-    record = require_admin(request, "changing the schedule")
+    record = await require_admin(request, "changing the schedule")
     ctx = context(request)
     city_id = path_city(request)
     raw = json_object(await read_body(request))

@@ -19,16 +19,17 @@ from coordinator.routes.errors import ApiError
 from coordinator.rules import Role
 
 
-def bearer(request: Request) -> TokenRecord | None:
-    """The record of the request's ``Authorization: Bearer`` token, if it is known."""
+async def bearer(request: Request) -> TokenRecord | None:
+    """The record of the request's ``Authorization: Bearer`` token, if it is known here or,
+    made a moment ago on another process, in the store."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return context(request).commands.authenticate(token.strip())
+    return await context(request).commands.authenticate_fresh(token.strip())
 
 
-def require_token(request: Request) -> TokenRecord:
-    record = bearer(request)
+async def require_token(request: Request) -> TokenRecord:
+    record = await bearer(request)
     if record is None:
         raise ApiError("unauthorized", "send Authorization: Bearer TOKEN")
     return record
@@ -113,10 +114,10 @@ def conditional(
     return Response(cached.body, media_type=media_type, headers=headers)
 
 
-def require_admin(request: Request, what: str) -> TokenRecord:
+async def require_admin(request: Request, what: str) -> TokenRecord:
     """The request's admin token: ``unauthorized`` (401) without a known token, ``forbidden``
     (403) with another role's, the message naming ``what`` is for admins."""
-    record = require_token(request)
+    record = await require_token(request)
     if record.role is not Role.ADMIN:
         raise ApiError("forbidden", f"{what} is for admins")
     return record

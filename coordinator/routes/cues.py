@@ -35,7 +35,7 @@ async def post_cue(request: Request) -> Response:
     """GO from a button box, a Stream Deck or a script: the cue command over HTTP. Without an
     ``id`` each request is a new press."""
     city_id, action = request.path_params["city"], request.path_params["action"]
-    record = require_token(request)
+    record = await require_token(request)
     raw = json_object(await read_body(request), empty_ok=True)
     raw.setdefault("id", "http-" + secrets.token_hex(6))
     message = protocol.parse_client_object(

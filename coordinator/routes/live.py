@@ -45,7 +45,7 @@ async def _build_state(ctx: AppContext) -> CachedBody:
 async def post_status(request: Request) -> Response:
     """A coordinator's status change: the websocket's ``status`` message over HTTP."""
     city_id = request.path_params["city"]
-    record = require_token(request)
+    record = await require_token(request)
     raw = json_object(await read_body(request))
     if "city" in raw and raw["city"] != city_id:
         raise ProtocolError("status.city: does not match the city in the path")

@@ -16,7 +16,7 @@ from coordinator.routes.common import download, require_admin
 async def api_connections(request: Request) -> Response:
     """Connections per city over every live process, as they last published them (at most a
     second or two old)."""
-    require_admin(request, "who is connected")
+    await require_admin(request, "who is connected")
     ctx = context(request)
     processes = await ctx.store.all_counts()
     return JSONResponse(
@@ -26,7 +26,7 @@ async def api_connections(request: Request) -> Response:
 
 
 async def api_report(request: Request) -> Response:
-    require_admin(request, "the report")
+    await require_admin(request, "the report")
     built = await build_report(context(request))
     if request.url.path.endswith(".csv"):
         return download(report.report_csv(built), "text/csv", "report.csv")

@@ -33,7 +33,7 @@ SCRIPT_CONTENT_TYPES = {
 
 async def get_script(request: Request) -> Response:
     city_id, script = city_script(request)
-    if not require_token(request).actor().may_cue(city_id):
+    if not (await require_token(request)).actor().may_cue(city_id):
         raise ApiError("forbidden", f"only {city_id}'s operator or an admin")
     return JSONResponse(script.as_json())
 
@@ -44,7 +44,7 @@ async def check_script(request: Request) -> Response:
     ``warnings``, and for a usable script its ``count``, ``languages``, ``version`` and the
     first cues (``cues``: ``index``, ``label``, ``text``). A request PUT would refuse before
     reading the script (no token, not an admin, no format) is refused the same way."""
-    city_id, _ = _admin(request)
+    city_id, _ = await _admin(request)
     try:
         _, script = await _read(request, city_id)
     except ApiError as exc:
@@ -68,7 +68,7 @@ async def check_script(request: Request) -> Response:
 async def put_script(request: Request) -> Response:
     """An admin replaces a city's script; the channel keeps its position, and every screen
     of the city gets the new text in one cue event."""
-    city_id, record = _admin(request)
+    city_id, record = await _admin(request)
     upload, script = await _read(request, city_id)
     ctx = context(request)
     current = (await ctx.store.snapshot()).board.state(city_id)
@@ -89,9 +89,9 @@ async def put_script(request: Request) -> Response:
     return JSONResponse({**ack.message(), **info})
 
 
-def _admin(request: Request) -> tuple[str, TokenRecord]:
+async def _admin(request: Request) -> tuple[str, TokenRecord]:
     city_id = path_city(request)
-    return city_id, require_admin(request, "uploading a script")
+    return city_id, await require_admin(request, "uploading a script")
 
 
 async def _read(request: Request, city_id: str) -> tuple[ScriptUpload, scripts.Script]:

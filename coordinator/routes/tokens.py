@@ -66,7 +66,7 @@ def _new_token_request(request: Request, body: dict[str, Any]) -> tuple[Role, st
 
 
 async def create_token(request: Request) -> Response:
-    require_admin(request, "managing tokens")
+    await require_admin(request, "managing tokens")
     body = json_object(await read_body(request))
     role, city, label = _new_token_request(request, body)
     base = link_base(request)
@@ -86,13 +86,13 @@ async def create_token(request: Request) -> Response:
 
 
 async def list_tokens(request: Request) -> Response:
-    require_admin(request, "managing tokens")
+    await require_admin(request, "managing tokens")
     records = await context(request).store.tokens()
     return JSONResponse({"tokens": [token_fields(r) for r in records]}, headers=NO_STORE)
 
 
 async def delete_token(request: Request) -> Response:
-    require_admin(request, "managing tokens")
+    await require_admin(request, "managing tokens")
     token_id: str = request.path_params["token_id"]
     ctx = context(request)
     if not await ctx.store.delete_token(token_id, datetime.now(UTC)):

@@ -227,6 +227,19 @@ def test_over_redis_a_token_made_on_one_process_works_on_another_and_dies_on_bot
 
 
 @pytest.mark.redis
+def test_over_redis_a_token_made_on_one_process_works_over_http_on_another_at_once(
+    redis_pair: tuple[ServerProcess, ServerProcess], tokens: Tokens
+) -> None:
+    """An organiser makes a token on one process; the next request, which the load balancer
+    sends to another, must not be refused while that process's copy catches up (0.25 s)."""
+    one, two = redis_pair
+    for n in range(5):
+        made = create(one, tokens.admin, role="admin", label=f"second admin {n}")
+        status, _, body = api(two, "GET", "/api/connections", made["token"])
+        assert status == 200, (n, body)
+
+
+@pytest.mark.redis
 def test_tokens_survive_redis_coming_back_empty(
     server_factory: Start, ws_client: Open, tokens: Tokens, tmp_path: Path
 ) -> None:
