@@ -24,6 +24,26 @@ Start = Callable[..., ServerProcess]
 
 
 @pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[RedisNode, RedisNode]]:
+    """A Redis primary and one replica of it (no Sentinel), both killed at the end."""
+    primary = RedisNode(tmp_path / "primary")
+    primary.start()
+    replica = RedisNode(tmp_path / "replica", replica_of=primary.port)
+    try:
+        replica.start()
+        yield primary, replica
+    finally:
+        replica.kill()
+        primary.kill()
+
+
+def serve_on(start: Start, primary: RedisNode, prefix: str, *options: str) -> ServerProcess:
+    return start(
+        "--redis-url", f"redis://127.0.0.1:{primary.port}/0", "--redis-prefix", prefix, *options
+    )  # fmt: skip
+
+
+@pytest.fixture
 def group(tmp_path: Path) -> Iterator[SentinelGroup]:
     started = SentinelGroup(tmp_path / "redis").start()
     yield started
@@ -97,93 +117,64 @@ def test_a_sentinel_url_follows_a_failover_and_viewers_are_told_it_is_degraded(
 
 
 def test_with_min_replicas_no_ack_without_the_replica_and_the_retry_applies_once(
-    server_factory: Start, tmp_path: Path, tokens: Tokens
+    server_factory: Start, pair: tuple[RedisNode, RedisNode], tokens: Tokens
 ) -> None:
-    primary = RedisNode(tmp_path / "primary")
-    primary.start()
-    replica = RedisNode(tmp_path / "replica", replica_of=primary.port)
-    try:
-        replica.start()
-        server = server_factory(
-            "--redis-url", f"redis://127.0.0.1:{primary.port}/0", "--redis-prefix", "m:",
-            "--redis-min-replicas", "1",
-        )  # fmt: skip
-        assert until_acked(server, tokens.paris, "m1", "preparing")
-        replica.kill()
-        started = time.monotonic()
-        code, body = post_status(server, tokens.paris, "m2", "live")
-        assert (code, body["code"]) == (503, "unavailable"), body
-        assert "replica" in body["message"]
-        assert time.monotonic() - started < 5
-        replica.start()
-        ack = until_acked(server, tokens.paris, "m2", "live")
-        # Applied on the primary the first time, acknowledged now: once, under its first seq.
-        assert audit_ids(server, tokens) == ["m1", "m2"]
-        log = server.get_json("/api/log", {"Authorization": f"Bearer {tokens.admin}"})
-        assert log["entries"][-1]["seq"] == ack["seq"]
-    finally:
-        replica.kill()
-        primary.kill()
+    primary, replica = pair
+    server = serve_on(server_factory, primary, "m:", "--redis-min-replicas", "1")
+    assert until_acked(server, tokens.paris, "m1", "preparing")
+    replica.kill()
+    started = time.monotonic()
+    code, body = post_status(server, tokens.paris, "m2", "live")
+    assert (code, body["code"]) == (503, "unavailable"), body
+    assert "replica" in body["message"]
+    assert time.monotonic() - started < 5
+    replica.start()
+    ack = until_acked(server, tokens.paris, "m2", "live")
+    # Applied on the primary the first time, acknowledged now: once, under its first seq.
+    assert audit_ids(server, tokens) == ["m1", "m2"]
+    log = server.get_json("/api/log", {"Authorization": f"Bearer {tokens.admin}"})
+    assert log["entries"][-1]["seq"] == ack["seq"]
 
 
 def test_a_new_token_is_answered_only_once_a_replica_holds_it(
-    server_factory: Start, tmp_path: Path, tokens: Tokens
+    server_factory: Start, pair: tuple[RedisNode, RedisNode], tokens: Tokens
 ) -> None:
     """An invite handed out for a token that a failover then loses would not sign anyone in:
     a token is created, as it is revoked, under the replica rule of every change."""
-    primary = RedisNode(tmp_path / "primary")
-    primary.start()
-    replica = RedisNode(tmp_path / "replica", replica_of=primary.port)
+    primary, replica = pair
     admin = {"Authorization": f"Bearer {tokens.admin}", "Content-Type": "application/json"}
     body = b'{"role": "coordinator", "city": "paris", "label": "Paris, second"}'
-    try:
-        replica.start()
-        server = server_factory(
-            "--redis-url", f"redis://127.0.0.1:{primary.port}/0", "--redis-prefix", "t:",
-            "--redis-min-replicas", "1",
-        )  # fmt: skip
-        assert until_acked(server, tokens.paris, "t1", "preparing")
-        replica.kill()
-        code, _, answer = http_request("POST", server.url + "/api/tokens", admin, body)
-        assert code == 503 and b'"unavailable"' in answer and b'"token"' not in answer, answer
-        replica.start()
-        deadline = time.monotonic() + 30
-        while (code := http_request("POST", server.url + "/api/tokens", admin, body)[0]) != 201:
-            assert code == 503 and time.monotonic() < deadline, code
-            time.sleep(0.2)
-    finally:
-        replica.kill()
-        primary.kill()
+    server = serve_on(server_factory, primary, "t:", "--redis-min-replicas", "1")
+    assert until_acked(server, tokens.paris, "t1", "preparing")
+    replica.kill()
+    code, _, answer = http_request("POST", server.url + "/api/tokens", admin, body)
+    assert code == 503 and b'"unavailable"' in answer and b'"token"' not in answer, answer
+    replica.start()
+    deadline = time.monotonic() + 30
+    while (code := http_request("POST", server.url + "/api/tokens", admin, body)[0]) != 201:
+        assert code == 503 and time.monotonic() < deadline, code
+        time.sleep(0.2)
 
 
 def test_by_default_an_ack_waits_for_an_online_replica(
-    server_factory: Start, tmp_path: Path, tokens: Tokens
+    server_factory: Start, pair: tuple[RedisNode, RedisNode], tokens: Tokens
 ) -> None:
-    primary = RedisNode(tmp_path / "primary")
-    primary.start()
-    replica = RedisNode(tmp_path / "replica", replica_of=primary.port)
-    try:
-        replica.start()
-        server = server_factory(
-            "--redis-url", f"redis://127.0.0.1:{primary.port}/0", "--redis-prefix", "d:"
-        )  # fmt: skip
-        assert until_acked(server, tokens.paris, "d1", "preparing")
-        # The replica stops answering (its link stays up), so the primary cannot get its
-        # confirmation: the command is not acknowledged...
-        sleeper = replica.client(timeout_s=10)
-        asleep = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", "3"))
-        asleep.start()
-        time.sleep(0.3)
-        code, body = post_status(server, tokens.paris, "d2", "live")
-        asleep.join(10)
-        sleeper.close()
-        assert (code, body["code"]) == (503, "unavailable"), body
-        # ...and once it is back, the retry is acknowledged, applied once.
-        until_acked(server, tokens.paris, "d2", "live")
-        assert audit_ids(server, tokens) == ["d1", "d2"]
-    finally:
-        replica.kill()
-        primary.kill()
+    primary, replica = pair
+    server = serve_on(server_factory, primary, "d:")
+    assert until_acked(server, tokens.paris, "d1", "preparing")
+    # The replica stops answering (its link stays up), so the primary cannot get its
+    # confirmation: the command is not acknowledged...
+    sleeper = replica.client(timeout_s=10)
+    asleep = threading.Thread(target=sleeper.execute_command, args=("DEBUG", "SLEEP", "3"))
+    asleep.start()
+    time.sleep(0.3)
+    code, body = post_status(server, tokens.paris, "d2", "live")
+    asleep.join(10)
+    sleeper.close()
+    assert (code, body["code"]) == (503, "unavailable"), body
+    # ...and once it is back, the retry is acknowledged, applied once.
+    until_acked(server, tokens.paris, "d2", "live")
+    assert audit_ids(server, tokens) == ["d1", "d2"]
 
 
 def test_a_plain_redis_outage_is_told_to_viewers_and_readyz(
