@@ -308,8 +308,6 @@ class _Fields:
         value = self.text("id", max_chars=MAX_ID_CHARS)
         if not value.strip():
             raise self.error("id", "must not be empty")
-        if _FORBIDDEN_CHARS_RE.search(value):
-            raise self.error("id", "contains a control character or an unpaired surrogate")
         return str(value)
 
     def city(self) -> str:
