@@ -155,7 +155,7 @@ def test_a_websocket_makes_one_line_when_it_opens_and_one_when_it_closes(
 ) -> None:
     """docs/deploy.md: one line per websocket connection. uvicorn and websockets each added
     their own ("[accepted]", "connection open") for every viewer: 20,000 lines for 10,000
-    phones joining, and a tenth of the server's CPU while they join."""
+    phones joining, with logging at about a tenth of the server's CPU while they joined."""
     before = server.log().count("\n")
     viewer = ws_client(server.ws_url)
     viewer.hello()
