@@ -1,4 +1,5 @@
 // The event's cities in a menu of the organiser's forms (a token's city, a script's city).
+import { el } from "/static/client.js";
 
 /**
  * Fill ``select`` with one option per city, named by ``nameOf(id)``, keeping the city that
@@ -10,9 +11,8 @@
 export function fillCityMenu(select, cities, nameOf) {
   const chosen = select.value;
   select.replaceChildren(...cities.map((city) => {
-    const option = document.createElement("option");
+    const option = el("option", "", nameOf(city.id));
     option.value = city.id;
-    option.textContent = nameOf(city.id);
     return option;
   }));
   if (chosen) select.value = chosen;
